@@ -1,0 +1,186 @@
+"""``KnowledgeBase``: the one object tools embed and the CLI calls.
+
+Searching is safe from several threads at once (each call opens its own
+searcher on a shared, read-only index). Writing (``index``) takes an
+inter-process lock; call it from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Iterable
+
+from whoosh import query as wq
+
+from . import query as q
+from .errors import IndexNotFoundError, PassageNotFoundError, QueryError
+from .index import FORMAT_VERSION, IndexDir, whoosh_errors
+from .indexer import Progress, run_index
+from .models import Hit, IndexSummary, Stats
+from .search import date_filter, make_hit, new_weighting, run_search
+
+__all__ = ["KnowledgeBase", "SearchResult", "default_index_path"]
+
+DEFAULT_INDEX = "index"
+MAX_LIMIT = 10_000
+
+
+def default_index_path() -> Path:
+    """``$KB_INDEX`` or ``./index``."""
+    return Path(os.environ.get("KB_INDEX") or DEFAULT_INDEX)
+
+
+class SearchResult(tuple):
+    """The hits of one search, plus ``query``, ``total`` (all matches) and ``expanded`` terms."""
+
+    query: str
+    total: int
+    expanded: tuple
+    suggestion: str
+
+    def __new__(cls, hits: Iterable[Hit], *, query: str, total: int, expanded: tuple = (), suggestion: str = ""):
+        obj = super().__new__(cls, tuple(hits))
+        obj.query = query
+        obj.total = total
+        obj.expanded = expanded
+        obj.suggestion = suggestion
+        return obj
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return tuple(self)
+
+
+class KnowledgeBase:
+    """A searchable knowledge base stored in one index directory.
+
+    >>> kb = KnowledgeBase("index")
+    >>> kb.index(["seeds"])                       # doctest: +SKIP
+    >>> for hit in kb.search("户籍", limit=3):     # doctest: +SKIP
+    ...     print(hit.id, hit.section)
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path is not None else default_index_path()
+        self._dir = IndexDir(self.path)
+        self._lock = threading.Lock()
+        self._ix = None
+        self._gen = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def exists(self) -> bool:
+        """True when an index has been built at ``path``."""
+        return self._dir.exists()
+
+    def _index(self):
+        """The open Whoosh index, reopened when another process published a new generation."""
+        gen = self._dir.current_generation()
+        with self._lock:
+            if self._ix is None or gen != self._gen:
+                if self._ix is not None:
+                    self._ix.close()
+                self._ix = self._dir.open(gen)
+                self._gen = gen
+            return self._ix
+
+    def close(self) -> None:
+        with self._lock:
+            if self._ix is not None:
+                self._ix.close()
+                self._ix = None
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------
+    def index(self, paths: Iterable[str | os.PathLike], *, rebuild: bool = False,
+              progress: Progress | None = None, lock_timeout: float = 30.0) -> IndexSummary:
+        """Index files and directories (incrementally unless ``rebuild``); returns what was done.
+
+        Raises ``SourceNotFoundError`` for a missing path, ``IndexBusyError`` when
+        another process holds the write lock past ``lock_timeout`` seconds, and
+        ``IndexVersionError`` when the existing index needs ``rebuild=True``.
+        """
+        summary = run_index(self._dir, list(paths), rebuild=rebuild, progress=progress, lock_timeout=lock_timeout)
+        return summary
+
+    # -- reading -----------------------------------------------------------
+    def search(self, query: str, *, limit: int = 10, section: str | None = None, doc: str | None = None,
+               since: str | None = None, until: str | None = None, context: int = 0) -> SearchResult:
+        """Passages matching ``query``, best first.
+
+        ``section`` and ``doc`` restrict to sections / documents whose path or
+        title contains the text (or whose id equals it); ``since``/``until`` are
+        ISO dates (partial dates allowed). Raises ``QueryError`` for a query
+        that cannot be parsed and ``IndexNotFoundError`` when there is no index.
+        """
+        if not isinstance(limit, int) or limit < 1:
+            raise QueryError("--limit must be a positive whole number.")
+        limit = min(limit, MAX_LIMIT)
+        node = q.parse(query)
+        extra = []
+        if section:
+            extra.append(q.Filter("section", section))
+        if doc:
+            extra.append(q.Filter("doc", doc))
+        if extra:
+            node = q.And((node, *extra))
+        filt = date_filter(since, until)
+        ix = self._index()
+        with whoosh_errors(self.path), ix.searcher(weighting=new_weighting()) as s:
+            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt)
+            hits = []
+            for stored, score in rows:
+                ctx = self._context(s, stored, context, compiled.needles) if context else ()
+                hits.append(make_hit(stored, score, compiled.needles, ctx))
+        return SearchResult(hits, query=query, total=total)
+
+    def _context(self, searcher, stored: dict, n: int, needles) -> tuple[Hit, ...]:
+        seq = int(stored.get("seq", 0))
+        doc_id = stored.get("doc_id", "")
+        keys = [f"{doc_id}|{i}" for i in range(max(1, seq - n), seq + n + 1) if i != seq]
+        if not keys:
+            return ()
+        found = searcher.search(wq.Or([wq.Term("seqkey", k) for k in keys]), limit=None)
+        rows = sorted((dict(r.fields()) for r in found), key=lambda f: int(f.get("seq", 0)))
+        return tuple(make_hit(f, 0.0, needles) for f in rows)
+
+    def get(self, passage_id: str, *, context: int = 0) -> Hit:
+        """The passage with this id (and ``context`` neighbours on each side)."""
+        ix = self._index()
+        with whoosh_errors(self.path), ix.searcher() as s:
+            stored = s.document(id=passage_id)
+            if stored is None:
+                raise PassageNotFoundError(
+                    f"No passage has id {passage_id!r}; ids look like <doc_id>#<paragraph>, as printed by `kb search`."
+                )
+            ctx = self._context(s, stored, context, []) if context else ()
+            return make_hit(stored, 0.0, [], ctx)
+
+    def stats(self) -> Stats:
+        """Counts and provenance of the index."""
+        manifest = self._dir.read_manifest()
+        ix = self._index()
+        with whoosh_errors(self.path):
+            passages = ix.doc_count()
+        files = manifest.files
+        return Stats(
+            documents=sum(len(r.get("docs", ())) for r in files.values()),
+            passages=passages,
+            files=len(files),
+            index_path=str(self.path),
+            size_bytes=self._dir.size_bytes(),
+            format=FORMAT_VERSION,
+            sources=tuple(sorted(files)),
+            last_indexed=manifest.updated,
+        )
+
+    def require(self) -> None:
+        """Raise ``IndexNotFoundError`` unless an index exists."""
+        if not self.exists():
+            raise IndexNotFoundError(f"No index at {self.path}; run `kb index PATH` to build one (or set --index / KB_INDEX).")

@@ -1,0 +1,261 @@
+"""The ``kb`` command: a thin click skin over ``kb.KnowledgeBase``.
+
+Each command calls one library method; library errors (``KBError``) become a
+one-sentence message on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from . import KBError, KnowledgeBase
+from .api import default_index_path
+from .models import Hit
+
+DEFAULT_SOURCE = Path("seeds")
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _dump(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def handle_errors(fn):
+    """Turn library errors into one clear sentence and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KBError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("Interrupted; the index is unchanged unless the run had finished.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def _hit_json(hit: Hit) -> dict:
+    d = asdict(hit)
+    d["highlights"] = [list(s) for s in hit.highlights]
+    d["topics"] = list(hit.topics)
+    d["context"] = [_hit_json(c) for c in hit.context]
+    if not hit.context:
+        d.pop("context")
+    return d
+
+
+def _render_snippet(hit: Hit, color: bool) -> str:
+    s = hit.snippet
+    if color:
+        return s.replace("<mark>", "\x1b[1;31m").replace("</mark>", "\x1b[0m")
+    return s.replace("<mark>", "【").replace("</mark>", "】")
+
+
+def _print_hit(n: int | None, hit: Hit, color: bool, *, full: bool = False) -> None:
+    head = hit.title
+    meta = "  ".join(x for x in (hit.date, hit.source) if x)
+    if color:
+        head = click.style(head, bold=True)
+        meta = click.style(meta, fg="green")
+    prefix = f"{n}. " if n is not None else ""
+    click.echo(f"{prefix}{head}  {meta}".rstrip())
+    loc = f"§ {hit.section} · ¶{hit.paragraph} · {hit.id}"
+    click.echo("   " + (click.style(loc, fg="cyan") if color else loc))
+    body = hit.text if full else _render_snippet(hit, color)
+    click.echo("   " + body)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+              help="Index directory (default: $KB_INDEX or ./index).")
+@click.version_option(package_name="kb", prog_name="kb")
+@click.pass_context
+def main(ctx: click.Context, index_path: Path | None) -> None:
+    """Search Chinese policy documents by word, phrase, section and topic.
+
+    Example:
+
+        kb index seeds && kb search 户籍
+    """
+    ctx.obj = KnowledgeBase(index_path if index_path is not None else default_index_path())
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Start afresh instead of updating incrementally.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--wait", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for another running `kb index` to finish.")
+@click.pass_obj
+@handle_errors
+def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -> None:
+    """Index files and directories (default: ./seeds): .txt, .md, .jsonl, .html.
+
+    Unchanged files are skipped, changed ones replaced, removed ones dropped.
+
+    Example:
+
+        kb index seeds ../shared/corpus
+    """
+    sources = list(paths) or [DEFAULT_SOURCE]
+    bar = None
+    progress = None
+    if sys.stderr.isatty() and not as_json:
+        state: dict = {}
+
+        def progress(done: int, total: int, path: str) -> None:
+            if "bar" not in state:
+                state["bar"] = click.progressbar(length=total, label="Indexing", file=sys.stderr)
+                state["bar"].__enter__()
+            state["bar"].update(1)
+
+        bar = state
+    try:
+        summary = kb.index(sources, rebuild=rebuild, progress=progress, lock_timeout=wait)
+    finally:
+        if bar and "bar" in bar:
+            bar["bar"].__exit__(None, None, None)
+    if as_json:
+        d = asdict(summary)
+        d["skipped"] = [{"path": s.path, "reason": s.reason, **({"line": s.line} if s.line else {})} for s in summary.skipped]
+        _dump(d)
+        return
+    for s in summary.skipped:
+        click.echo(f"skipped {s.path}: {s.reason}", err=True)
+    skipped_files = sum(1 for s in summary.skipped if s.kind == "file")
+    skipped_lines = sum(1 for s in summary.skipped if s.kind == "line")
+    extra = f", {skipped_lines} JSONL lines skipped" if skipped_lines else ""
+    click.echo(
+        f"{summary.files} files: {summary.indexed} new, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{skipped_files} skipped{extra}; {summary.removed} removed. "
+        f"{summary.passages} passages written; the index holds {summary.total_documents} documents, "
+        f"{summary.total_passages} passages ({summary.seconds:.1f} s)."
+    )
+
+
+def _ensure_index(kb: KnowledgeBase) -> None:
+    """On a fresh clone, build the index from ./seeds before the first search."""
+    if kb.exists() or not DEFAULT_SOURCE.is_dir():
+        return
+    click.echo(f"No index at {kb.path} yet; indexing {DEFAULT_SOURCE}/ first.", err=True)
+    summary = kb.index([DEFAULT_SOURCE])
+    click.echo(f"Indexed {summary.total_documents} documents, {summary.total_passages} passages.", err=True)
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
+@click.option("--section", help="Only passages whose section path contains this text.")
+@click.option("--doc", help="Only this document (id, or text in its title).")
+@click.option("--since", help="Only documents dated on or after this date (YYYY[-MM[-DD]]).")
+@click.option("--until", help="Only documents dated on or before this date (YYYY[-MM[-DD]]).")
+@click.option("-C", "--context", type=click.IntRange(min=0), default=0, help="Neighbouring paragraphs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON hit per line.")
+@click.pass_obj
+@handle_errors
+def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None,
+               since: str | None, until: str | None, context: int, as_json: bool, as_jsonl: bool) -> None:
+    """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:.
+
+    Example:
+
+        kb search '户籍 OR 落户' --since 2020 --limit 5
+    """
+    _ensure_index(kb)
+    t0 = time.perf_counter()
+    result = kb.search(query, limit=limit, section=section, doc=doc, since=since, until=until, context=context)
+    elapsed = time.perf_counter() - t0
+    if as_json:
+        _dump({"query": query, "total": result.total, "hits": [_hit_json(h) for h in result]})
+        return
+    if as_jsonl:
+        for h in result:
+            _dump(_hit_json(h))
+        return
+    color = _color()
+    if not result:
+        click.echo(f"No passages match {query!r}.")
+        return
+    for n, hit in enumerate(result, 1):
+        for c in (c for c in hit.context if c.start < hit.start):
+            click.echo("   ┆ " + c.text)
+        _print_hit(n, hit, color)
+        for c in (c for c in hit.context if c.start > hit.start):
+            click.echo("   ┆ " + c.text)
+        click.echo()
+    click.echo(f"{len(result)} of {result.total} matching passages ({elapsed * 1000:.0f} ms).")
+
+
+@main.command("show")
+@click.argument("passage_id")
+@click.option("-C", "--context", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Neighbouring paragraphs to show on each side.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handle_errors
+def show_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) -> None:
+    """Print one passage, by id, with its neighbours.
+
+    Example:
+
+        kb show 'xinhua-2020-12-01-shandong-urbanization#6'
+    """
+    hit = kb.get(passage_id, context=context)
+    if as_json:
+        _dump(_hit_json(hit))
+        return
+    color = _color()
+    before = [c for c in hit.context if c.start < hit.start]
+    after = [c for c in hit.context if c.start > hit.start]
+    for c in before:
+        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+    _print_hit(None, hit, color, full=True)
+    for c in after:
+        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+
+
+@main.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handle_errors
+def stats_cmd(kb: KnowledgeBase, as_json: bool) -> None:
+    """Counts of documents, passages and files in the index.
+
+    Example:
+
+        kb stats --json
+    """
+    st = kb.stats()
+    if as_json:
+        d = asdict(st)
+        d["sources"] = list(st.sources)
+        _dump(d)
+        return
+    click.echo(f"index:     {st.index_path} (format {st.format}, {st.size_bytes / 1e6:.1f} MB)")
+    click.echo(f"documents: {st.documents}")
+    click.echo(f"passages:  {st.passages}")
+    click.echo(f"files:     {st.files}")
+    click.echo(f"updated:   {st.last_indexed}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

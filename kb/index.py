@@ -1,0 +1,260 @@
+"""The on-disk index: schema and format version, generations, locking, writing.
+
+Layout of an index directory::
+
+    index/
+      CURRENT          name of the live generation, replaced atomically
+      gen-000001/      a Whoosh index plus kb.json (format version, file manifest)
+      .lock            held by the one process that writes
+
+Readers open the generation named by CURRENT. An incremental run commits into
+the live generation (Whoosh writes new segments, then swaps its table of
+contents with a rename). ``--rebuild`` writes a new generation beside the live
+one and flips CURRENT only when it is complete, so a failed or killed run
+leaves the previous index searchable.
+
+Whoosh's own exceptions are mapped to kb's errors in ``whoosh_errors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from whoosh import fields, index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+
+from .analysis import GramTokenizer, WordTokenizer
+from .errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexVersionError, KBError
+
+__all__ = ["FORMAT_VERSION", "make_schema", "IndexDir", "Manifest", "whoosh_errors"]
+
+FORMAT_VERSION = 1
+_META = "kb.json"
+_CURRENT = "CURRENT"
+_LOCK = ".lock"
+
+
+def make_schema() -> fields.Schema:
+    """The passage schema. Bump FORMAT_VERSION whenever it or the analysis changes."""
+    words = WordTokenizer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        doc_id=fields.ID(stored=True),
+        src=fields.ID(stored=True),
+        seqkey=fields.ID(),
+        title=fields.TEXT(analyzer=words, stored=True, field_boost=2.0),
+        title_key=fields.ID(),
+        section=fields.TEXT(analyzer=words, stored=True, field_boost=1.5),
+        section_key=fields.ID(),
+        text=fields.TEXT(analyzer=words, stored=True, chars=False),
+        grams=fields.TEXT(analyzer=GramTokenizer(), stored=False, phrase=True),
+        date=fields.STORED(),
+        date_lo=fields.ID(),
+        date_hi=fields.ID(),
+        source=fields.STORED(),
+        editor=fields.STORED(),
+        path=fields.STORED(),
+        paragraph=fields.STORED(),
+        part=fields.STORED(),
+        seq=fields.STORED(),
+        span=fields.STORED(),
+        topics=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        meta=fields.STORED(),
+    )
+
+
+@contextlib.contextmanager
+def whoosh_errors(path: Path) -> Iterator[None]:
+    """Re-raise Whoosh's exceptions as kb's own, most specific first."""
+    from whoosh.index import EmptyIndexError, IndexVersionError as WhooshVersionError, LockError
+
+    try:
+        yield
+    except KBError:
+        raise
+    except EmptyIndexError:
+        raise IndexNotFoundError(f"No index at {path}; run `kb index` first.") from None
+    except WhooshVersionError:
+        raise IndexVersionError(f"The index at {path} was written by another Whoosh version; run `kb index --rebuild`.") from None
+    except LockError:
+        raise IndexBusyError(f"The index at {path} is being written by another process; try again when it finishes.") from None
+    except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError) as e:
+        raise IndexCorruptError(
+            f"The index at {path} cannot be read ({type(e).__name__}: {e}); run `kb index --rebuild`."
+        ) from None
+
+
+@dataclass
+class Manifest:
+    """Per-file fingerprints and the documents each file produced."""
+
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: str = ""
+    updated: str = ""
+
+    def owner_of(self) -> dict[str, str]:
+        owners = {}
+        for key, rec in self.files.items():
+            for d in rec.get("docs", ()):
+                owners[d] = key
+        return owners
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, "created": self.created, "updated": self.updated, "files": self.files}
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class IndexDir:
+    """An index directory: find the live generation, open it, write new ones."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    # -- reading ---------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / _CURRENT).is_file()
+
+    def current_generation(self) -> Path:
+        try:
+            name = (self.path / _CURRENT).read_text("utf-8").strip()
+        except FileNotFoundError:
+            if self.path.is_dir() and any(self.path.glob("*.toc")):
+                raise IndexVersionError(
+                    f"The index at {self.path} was written by another version of kb; run `kb index --rebuild`."
+                ) from None
+            raise IndexNotFoundError(
+                f"No index at {self.path}; run `kb index PATH` to build one (or set --index / KB_INDEX)."
+            ) from None
+        except OSError as e:
+            raise IndexCorruptError(f"The index at {self.path} cannot be read ({e.strerror}).") from None
+        gen = self.path / name
+        if not name.startswith("gen-") or not gen.is_dir():
+            raise IndexCorruptError(f"The index at {self.path} names a missing generation {name!r}; run `kb index --rebuild`.")
+        return gen
+
+    def read_manifest(self, gen: Path | None = None) -> Manifest:
+        gen = gen or self.current_generation()
+        try:
+            data = json.loads((gen / _META).read_text("utf-8"))
+        except FileNotFoundError:
+            raise IndexCorruptError(f"The index at {self.path} has no {_META}; run `kb index --rebuild`.") from None
+        except (OSError, ValueError) as e:
+            raise IndexCorruptError(f"The index at {self.path} has an unreadable {_META} ({e}); run `kb index --rebuild`.") from None
+        fmt = data.get("format")
+        if fmt != FORMAT_VERSION:
+            raise IndexVersionError(
+                f"The index at {self.path} has format {fmt}, this kb reads format {FORMAT_VERSION}; run `kb index --rebuild`."
+            )
+        return Manifest(files=data.get("files", {}), created=data.get("created", ""), updated=data.get("updated", ""))
+
+    def open(self, gen: Path | None = None):
+        """The live Whoosh index (read side). Retries once if a writer swapped files underneath."""
+        for attempt in range(3):
+            gen_path = gen or self.current_generation()
+            self.read_manifest(gen_path)
+            try:
+                with whoosh_errors(self.path):
+                    return FileStorage(str(gen_path), readonly=True).open_index()
+            except (IndexCorruptError, IndexNotFoundError):
+                if attempt == 2 or gen is not None:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def size_bytes(self) -> int:
+        total = 0
+        try:
+            gen = self.current_generation()
+        except KBError:
+            return 0
+        for p in gen.iterdir():
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        return total
+
+    # -- writing ---------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, timeout: float = 30.0) -> Iterator[None]:
+        """Hold the index's write lock, waiting up to ``timeout`` seconds for another writer."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise IndexBusyError(
+                            f"Another kb process is writing the index at {self.path}; "
+                            f"waited {timeout:g} s, try again when it finishes."
+                        ) from None
+                    time.sleep(0.1)
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock
+
+    def new_generation(self) -> Path:
+        """Create an empty generation directory (not yet live)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        n = 1
+        for p in self.path.glob("gen-*"):
+            with contextlib.suppress(ValueError):
+                n = max(n, int(p.name[4:10]) + 1)
+        gen = self.path / f"gen-{n:06d}"
+        gen.mkdir()
+        FileStorage(str(gen)).create_index(make_schema())
+        return gen
+
+    def write_manifest(self, gen: Path, manifest: Manifest) -> None:
+        _write_atomic(gen / _META, json.dumps(manifest.to_json(), ensure_ascii=False))
+
+    def publish(self, gen: Path) -> None:
+        """Make ``gen`` the live generation and delete the ones it replaces."""
+        for p in gen.iterdir():
+            if p.is_file():
+                with open(p, "rb") as f:
+                    os.fsync(f.fileno())
+        _fsync_dir(gen)
+        _write_atomic(self.path / _CURRENT, gen.name + "\n")
+        self.collect_garbage(keep=gen)
+
+    def collect_garbage(self, keep: Path) -> None:
+        """Delete generations other than ``keep`` (abandoned or replaced ones)."""
+        for p in self.path.glob("gen-*"):
+            if p != keep and p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)

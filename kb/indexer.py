@@ -1,0 +1,217 @@
+"""Write side: discover files, read and chunk them, and commit passages to the index.
+
+Incremental by default: a file whose size and mtime (or, failing that, content
+hash) are unchanged is not read again; a changed file's passages are replaced;
+passages of files that disappeared from the given roots are removed. Every
+file's passages are deleted by its ``src`` key before they are added, so
+re-running after an interrupted run never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .analysis import normalize
+from .chunking import chunk
+from .errors import SourceNotFoundError
+from .index import IndexDir, Manifest, whoosh_errors
+from .ingest import SourceFile, discover, read_source
+from .models import Document, IndexSummary, Passage, Skipped
+from .search import date_bounds
+
+__all__ = ["run_index", "passage_fields", "Progress"]
+
+Progress = Callable[[int, int, str], None]
+
+
+def _sha1(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def passage_fields(doc: Document, p: Passage, src: str, topics: Iterable[str] = ()) -> dict:
+    """The Whoosh fields of one passage."""
+    f = {
+        "id": p.id,
+        "doc_id": doc.id,
+        "src": src,
+        "seqkey": f"{doc.id}|{p.seq}",
+        "title": doc.title,
+        "title_key": normalize(doc.title),
+        "section": p.section,
+        "section_key": normalize(p.section),
+        "text": p.text,
+        "grams": p.text,
+        "date": doc.date,
+        "source": doc.source,
+        "editor": doc.editor,
+        "path": doc.path,
+        "paragraph": p.paragraph,
+        "part": p.part,
+        "seq": p.seq,
+        "span": (p.start, p.end),
+        "topics": ",".join(topics),
+        "meta": doc.metadata or None,
+    }
+    if doc.date:
+        lo, hi = date_bounds(doc.date)
+        f["date_lo"], f["date_hi"] = lo, hi
+    return f
+
+
+def _under(key: str, roots: list[str]) -> bool:
+    return any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def run_index(
+    index: IndexDir,
+    paths: Iterable[Path | str],
+    *,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    lock_timeout: float = 30.0,
+    tagger: Callable[[Passage, Document], Iterable[str]] | None = None,
+) -> IndexSummary:
+    """Index ``paths`` into ``index``; see the module docstring."""
+    t0 = time.monotonic()
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise SourceNotFoundError(f"{p} does not exist; give a file or directory to index.")
+    roots = [str(p.absolute()) for p in paths]
+    files, skipped, manifests = discover(paths)
+    skipped = list(skipped)
+    walk_skipped_files = sum(1 for s in skipped if s.kind == "file")
+    with index.lock(timeout=lock_timeout):
+        live = None
+        manifest = Manifest()
+        if not rebuild and index.exists():
+            live = index.current_generation()
+            manifest = index.read_manifest(live)
+        fresh = live is None
+        gen = index.new_generation() if fresh else live
+        if not fresh:
+            index.collect_garbage(keep=gen)
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        manifest.created = manifest.created or now
+        manifest.updated = now
+
+        found = {f.key for f in files}
+        removed = [k for k in manifest.files if k not in found and _under(k, roots)]
+        todo: list[tuple[SourceFile, bool]] = []  # (file, was indexed before)
+        unchanged = 0
+        for sf in files:
+            rec = manifest.files.get(sf.key)
+            if rec is None:
+                todo.append((sf, False))
+                continue
+            if rec.get("size") == sf.size and rec.get("mtime_ns") == sf.mtime_ns:
+                unchanged += 1
+                continue
+            try:
+                digest = _sha1(sf.path)
+            except OSError as e:
+                skipped.append(Skipped(str(sf.path), f"cannot read file: {e.strerror}; the indexed version is kept"))
+                continue
+            if digest == rec.get("sha1"):
+                rec["mtime_ns"] = sf.mtime_ns
+                unchanged += 1
+            else:
+                todo.append((sf, True))
+
+        with whoosh_errors(index.path):
+            from whoosh.filedb.filestore import FileStorage
+
+            ix = FileStorage(str(gen)).open_index()
+            writer = ix.writer(limitmb=256)
+            try:
+                for key in removed:
+                    writer.delete_by_term("src", key)
+                    del manifest.files[key]
+                owners = manifest.owner_of()
+                indexed = updated = written_docs = written_passages = 0
+                for n, (sf, before) in enumerate(todo, 1):
+                    if progress:
+                        progress(n, len(todo), str(sf.path))
+                    docs, file_skips = read_source(sf, manifests.get(sf.key))
+                    skipped.extend(file_skips)
+                    if not docs:
+                        if not any(s.kind == "file" for s in file_skips):
+                            skipped.append(Skipped(str(sf.path), "no documents: every line was skipped"))
+                        if before:
+                            last = skipped[-1]
+                            skipped[-1] = Skipped(last.path, last.reason + "; the indexed version is kept", last.line, last.kind)
+                        continue
+                    try:
+                        digest = _sha1(sf.path)
+                    except OSError:
+                        digest = ""
+                    if not fresh:
+                        writer.delete_by_term("src", sf.key)
+                    doc_ids: list[str] = []
+                    count = 0
+                    for doc in docs:
+                        owner = owners.get(doc.id)
+                        if (owner is not None and owner != sf.key) or doc.id in doc_ids:
+                            where = doc.path + (f":{doc.metadata.get('line')}" if doc.format == "jsonl" else "")
+                            other = owner if owner and owner != sf.key else "the same file"
+                            line = int(doc.metadata.get("line", 0)) if doc.format == "jsonl" else 0
+                            skipped.append(Skipped(where, f"duplicate document id {doc.id!r} (already indexed from {other})",
+                                                   line, "line" if line else "file"))
+                            continue
+                        doc_ids.append(doc.id)
+                        for p in chunk(doc):
+                            topics = tagger(p, doc) if tagger else ()
+                            writer.add_document(**passage_fields(doc, p, sf.key, topics))
+                            count += 1
+                    if not doc_ids:
+                        continue
+                    for d in doc_ids:
+                        owners[d] = sf.key
+                    manifest.files[sf.key] = {
+                        "size": sf.size,
+                        "mtime_ns": sf.mtime_ns,
+                        "sha1": digest,
+                        "docs": doc_ids,
+                        "passages": count,
+                    }
+                    written_docs += len(doc_ids)
+                    written_passages += count
+                    if before:
+                        updated += 1
+                    else:
+                        indexed += 1
+                writer.commit(optimize=False)
+            except BaseException:
+                writer.cancel()
+                ix.close()
+                if fresh:
+                    shutil.rmtree(gen, ignore_errors=True)
+                raise
+            total_passages = ix.doc_count()
+            ix.close()
+        index.write_manifest(gen, manifest)
+        if fresh:
+            index.publish(gen)
+    total_docs = sum(len(r.get("docs", ())) for r in manifest.files.values())
+    return IndexSummary(
+        indexed=indexed,
+        updated=updated,
+        removed=len(removed),
+        unchanged=unchanged,
+        skipped=tuple(skipped),
+        passages=written_passages,
+        files=len(files) + walk_skipped_files,
+        documents=written_docs,
+        total_documents=total_docs,
+        total_passages=total_passages,
+        seconds=round(time.monotonic() - t0, 3),
+    )

@@ -1,0 +1,131 @@
+"""Frozen values shared by every layer of kb. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "to_dict"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document, as read from a file or a JSONL line.
+
+    ``text`` is the decoded text with line endings normalised to ``\\n``; passage
+    spans index into it. ``body`` is the ``(start, end)`` range that holds the
+    article body (boilerplate before or after it is never a passage).
+    """
+
+    id: str
+    title: str
+    text: str
+    date: str = ""
+    source: str = ""
+    editor: str = ""
+    path: str = ""
+    format: str = "txt"
+    body: tuple[int, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A searchable unit: one body paragraph, or one bounded part of a long one.
+
+    ``id`` is ``<doc_id>#<paragraph>`` or ``<doc_id>#<paragraph>.<part>`` when a
+    long paragraph was split; ``start``/``end`` is its span in the document text,
+    and ``text == document.text[start:end]``.
+    """
+
+    id: str
+    doc_id: str
+    seq: int
+    paragraph: int
+    part: int
+    start: int
+    end: int
+    text: str
+    section: str
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """A term a query was widened to, and where it came from (glossary, dictionary, pinyin...)."""
+
+    query: str
+    term: str
+    origin: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching passage with its document context and highlights.
+
+    ``highlights`` are ``(start, end)`` character spans in ``text``; ``snippet``
+    is an excerpt with each highlight wrapped in ``<mark>…</mark>``.
+    """
+
+    id: str
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    paragraph: int
+    section: str
+    text: str
+    snippet: str
+    score: float
+    highlights: tuple[tuple[int, int], ...] = ()
+    start: int = 0
+    end: int = 0
+    path: str = ""
+    topics: tuple[str, ...] = ()
+    context: tuple["Hit", ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file (or JSONL line) that was not indexed, and why."""
+
+    path: str
+    reason: str
+    line: int = 0
+    kind: str = "file"  # "file", "line" (of a JSONL file) or "directory"
+
+
+@dataclass(frozen=True)
+class IndexSummary:
+    """What one `index` run did. ``files`` counts the files it found."""
+
+    indexed: int
+    updated: int
+    removed: int
+    unchanged: int
+    skipped: tuple[Skipped, ...]
+    passages: int
+    files: int = 0
+    documents: int = 0
+    total_documents: int = 0
+    total_passages: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Size and provenance of an index."""
+
+    documents: int
+    passages: int
+    files: int
+    index_path: str
+    size_bytes: int
+    format: int
+    sources: tuple[str, ...] = ()
+    last_indexed: str = ""
+
+
+def to_dict(value: Any) -> Any:
+    """A JSON-ready dict of a model value (tuples become lists)."""
+    return asdict(value)

@@ -1,0 +1,193 @@
+"""The query language: a small parser that turns a query string into a tree.
+
+Syntax: words (implicitly AND-ed), ``"exact phrase"``, ``AND`` / ``OR`` /
+``NOT`` (upper case), ``-word``, parentheses, and field filters
+``section:…``, ``doc:…`` (alias ``title:``) and ``topic:…``. Errors raise
+``QueryError`` with a sentence saying how to fix the query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import QueryError
+
+__all__ = ["Node", "Text", "Filter", "Not", "And", "Or", "parse", "FIELDS"]
+
+FIELDS = {"section": "section", "doc": "doc", "title": "doc", "topic": "topic"}
+MAX_QUERY_CHARS = 2000
+
+
+class Node:
+    """A node of the parsed query."""
+
+
+@dataclass(frozen=True)
+class Text(Node):
+    """Words to search for; ``phrase`` when they were quoted."""
+
+    value: str
+    phrase: bool = False
+
+
+@dataclass(frozen=True)
+class Filter(Node):
+    """A field restriction such as ``section:户籍``."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    child: Node
+
+
+@dataclass(frozen=True)
+class And(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or(Node):
+    children: tuple[Node, ...]
+
+
+_QUOTES = '"'
+_SPECIAL = set('()"')
+
+
+def _lex(s: str) -> list[tuple[str, str]]:
+    """Tokens: ('(' | ')' | 'AND' | 'OR' | 'NOT' | '-' | 'PHRASE' | 'WORD' | 'FIELD', value)."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c.isspace():
+            i += 1
+            continue
+        if c in "()":
+            out.append((c, c))
+            i += 1
+            continue
+        if c in _QUOTES:
+            j = s.find('"', i + 1)
+            if j < 0:
+                raise QueryError('The query has an unbalanced quote; close the phrase with a second ".')
+            out.append(("PHRASE", s[i + 1 : j]))
+            i = j + 1
+            continue
+        if c == "-" and i + 1 < n and not s[i + 1].isspace() and (not out or out[-1][0] != "WORD" or s[i - 1].isspace()):
+            out.append(("-", "-"))
+            i += 1
+            continue
+        j = i
+        while j < n and not s[j].isspace() and s[j] not in _SPECIAL:
+            j += 1
+        word = s[i:j]
+        i = j
+        if word in ("AND", "OR", "NOT"):
+            out.append((word, word))
+            continue
+        name, sep, rest = word.partition(":")
+        if sep and name and name.isascii() and name.isalpha():
+            if name.lower() not in FIELDS:
+                known = ", ".join(f"{f}:" for f in ("section", "doc", "topic"))
+                raise QueryError(f"Unknown field {name!r} in the query; use one of {known} (or quote the text).")
+            if not rest:
+                if i < n and s[i] == '"':
+                    j = s.find('"', i + 1)
+                    if j < 0:
+                        raise QueryError('The query has an unbalanced quote; close the phrase with a second ".')
+                    rest = s[i + 1 : j]
+                    i = j + 1
+                if not rest.strip():
+                    raise QueryError(f"The field {name}: needs a value, as in {name}:户籍.")
+            out.append(("FIELD", f"{FIELDS[name.lower()]}:{rest}"))
+            continue
+        out.append(("WORD", word))
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens):
+        self.toks = tokens
+        self.i = 0
+
+    def peek(self):
+        return self.toks[self.i][0] if self.i < len(self.toks) else None
+
+    def take(self):
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node:
+        node = self.or_expr()
+        if self.peek() == ")":
+            raise QueryError("The query has an unmatched ')'; remove it or add the matching '('.")
+        if self.peek() is not None:
+            raise QueryError(f"Unexpected {self.toks[self.i][1]!r} in the query; check the operators around it.")
+        return node
+
+    def or_expr(self) -> Node:
+        items = [self.and_expr()]
+        while self.peek() == "OR":
+            self.take()
+            if self.peek() in (None, ")", "OR", "AND"):
+                raise QueryError("OR needs a term on both sides; add one or remove the OR.")
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_expr(self) -> Node:
+        items = [self.unary()]
+        while self.peek() not in (None, ")", "OR"):
+            if self.peek() == "AND":
+                self.take()
+                if self.peek() in (None, ")", "OR", "AND"):
+                    raise QueryError("AND needs a term on both sides; add one or remove the AND.")
+            items.append(self.unary())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def unary(self) -> Node:
+        kind = self.peek()
+        if kind in ("NOT", "-"):
+            self.take()
+            if self.peek() in (None, ")", "OR", "AND"):
+                raise QueryError("NOT (or -) needs a term after it; add one or remove it.")
+            return Not(self.unary())
+        if kind == "(":
+            self.take()
+            if self.peek() == ")":
+                raise QueryError("The query has empty parentheses; put a term inside or remove them.")
+            node = self.or_expr()
+            if self.peek() != ")":
+                raise QueryError("The query has an unclosed '('; add the matching ')'.")
+            self.take()
+            return node
+        if kind == ")":
+            raise QueryError("The query has an unmatched ')'; remove it or add the matching '('.")
+        if kind in ("AND", "OR"):
+            raise QueryError(f"{kind} needs a term on both sides; add one or remove the {kind}.")
+        if kind is None:
+            raise QueryError("The query ends too early; add a term.")
+        tok, value = self.take()
+        if tok == "PHRASE":
+            return Text(value, phrase=True)
+        if tok == "FIELD":
+            name, _, val = value.partition(":")
+            return Filter(name, val)
+        return Text(value)
+
+
+def parse(query: str) -> Node:
+    """Parse ``query``; raises ``QueryError`` when it is empty or malformed."""
+    if query is None or not str(query).strip():
+        raise QueryError("The query is empty; give at least one word to search for.")
+    query = "".join(" " if (ord(c) < 32 or c == "\x7f") else c for c in str(query))
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryError(f"The query is {len(query)} characters long; shorten it to at most {MAX_QUERY_CHARS}.")
+    tokens = _lex(query)
+    if not tokens:
+        raise QueryError("The query is empty; give at least one word to search for.")
+    return _Parser(tokens).parse()
