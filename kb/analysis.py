@@ -47,14 +47,15 @@ _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
 _FULLWIDTH[0x00A0] = 0x20  # no-break space
 
-_lock = threading.Lock()
+_t2s_lock = threading.Lock()
+_seg_lock = threading.Lock()
 _t2s = None
 
 
 def _converter():
     global _t2s
     if _t2s is None:
-        with _lock:
+        with _t2s_lock:
             if _t2s is None:
                 import opencc
 
@@ -144,9 +145,10 @@ def _segmenter():
     import rjieba
 
     if not _seg_ready:
-        with _lock:
+        terms = list(_policy_terms())  # normalises: takes the converter's lock, not ours
+        with _seg_lock:
             if not _seg_ready:
-                for word, freq in _policy_terms():
+                for word, freq in terms:
                     rjieba.add_word(word, freq, None)
                 _seg_ready = True
     return rjieba

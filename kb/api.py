@@ -18,8 +18,10 @@ from . import query as q
 from .errors import IndexNotFoundError, PassageNotFoundError, QueryError
 from .index import FORMAT_VERSION, IndexDir, whoosh_errors
 from .indexer import Progress, run_index
-from .models import Hit, IndexSummary, Stats
-from .search import date_filter, make_hit, new_weighting, run_search
+from . import lexicon
+from .lexicon import LazyPinyinMap
+from .models import Hit, IndexSummary, Stats, TopicCount
+from .search import date_filter, make_hit, new_weighting, run_search, suggest
 
 __all__ = ["KnowledgeBase", "SearchResult", "default_index_path"]
 
@@ -33,19 +35,28 @@ def default_index_path() -> Path:
 
 
 class SearchResult(tuple):
-    """The hits of one search, plus ``query``, ``total`` (all matches) and ``expanded`` terms."""
+    """The hits of one search (a tuple of ``Hit``), with facts about the search.
+
+    ``query``: the query the hits answer; ``total``: how many passages match in
+    all; ``expanded``: the ``Expansion`` terms the query was widened to;
+    ``suggestion``: a "did you mean" query, or ""; ``corrected``: True when the
+    original query found nothing and these are the suggestion's hits.
+    """
 
     query: str
     total: int
     expanded: tuple
     suggestion: str
+    corrected: bool
 
-    def __new__(cls, hits: Iterable[Hit], *, query: str, total: int, expanded: tuple = (), suggestion: str = ""):
+    def __new__(cls, hits: Iterable[Hit], *, query: str, total: int, expanded: tuple = (), suggestion: str = "",
+                corrected: bool = False):
         obj = super().__new__(cls, tuple(hits))
         obj.query = query
         obj.total = total
         obj.expanded = expanded
         obj.suggestion = suggestion
+        obj.corrected = corrected
         return obj
 
     @property
@@ -111,16 +122,25 @@ class KnowledgeBase:
 
     # -- reading -----------------------------------------------------------
     def search(self, query: str, *, limit: int = 10, section: str | None = None, doc: str | None = None,
-               since: str | None = None, until: str | None = None, context: int = 0) -> SearchResult:
+               topic: str | None = None, since: str | None = None, until: str | None = None,
+               context: int = 0, expand: bool = True, correct: bool = False) -> SearchResult:
         """Passages matching ``query``, best first.
 
         ``section`` and ``doc`` restrict to sections / documents whose path or
-        title contains the text (or whose id equals it); ``since``/``until`` are
-        ISO dates (partial dates allowed). Raises ``QueryError`` for a query
-        that cannot be parsed and ``IndexNotFoundError`` when there is no index.
+        title contains the text (or whose id equals it); ``topic`` to a topic
+        slug (see ``topics()``); ``since``/``until`` are ISO dates (partial
+        dates allowed). With ``expand`` (the default) English, pinyin and
+        synonyms widen the query (see ``SearchResult.expanded``). With
+        ``correct``, a query that finds nothing is retried with its
+        "did you mean" suggestion (``SearchResult.corrected`` is then True).
+
+        Raises ``QueryError`` for a query that cannot be parsed and
+        ``IndexNotFoundError`` when there is no index.
         """
-        if not isinstance(limit, int) or limit < 1:
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise QueryError("--limit must be a positive whole number.")
+        if context < 0:
+            raise QueryError("--context must be zero or more.")
         limit = min(limit, MAX_LIMIT)
         node = q.parse(query)
         extra = []
@@ -128,17 +148,37 @@ class KnowledgeBase:
             extra.append(q.Filter("section", section))
         if doc:
             extra.append(q.Filter("doc", doc))
+        if topic:
+            extra.append(q.Filter("topic", topic))
         if extra:
             node = q.And((node, *extra))
         filt = date_filter(since, until)
         ix = self._index()
+        pinyin = LazyPinyinMap(self._gen)
         with whoosh_errors(self.path), ix.searcher(weighting=new_weighting()) as s:
-            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt)
+            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt, expand=expand, pinyin_map=pinyin)
+            suggestion = ""
+            if expand and (total == 0 or compiled.untranslated):
+                suggestion = suggest(s, query, node, compiled, pinyin)
             hits = []
             for stored, score in rows:
                 ctx = self._context(s, stored, context, compiled.needles) if context else ()
                 hits.append(make_hit(stored, score, compiled.needles, ctx))
-        return SearchResult(hits, query=query, total=total)
+        result = SearchResult(hits, query=query, total=total, expanded=tuple(compiled.expansions), suggestion=suggestion)
+        if correct and total == 0 and suggestion:
+            fixed = self.search(suggestion, limit=limit, section=section, doc=doc, topic=topic, since=since,
+                                until=until, context=context, expand=expand, correct=False)
+            return SearchResult(fixed, query=suggestion, total=fixed.total, expanded=fixed.expanded,
+                                suggestion=suggestion, corrected=True)
+        return result
+
+    def topics(self) -> tuple[TopicCount, ...]:
+        """Every topic of the taxonomy with the number of passages tagged with it."""
+        ix = self._index()
+        with whoosh_errors(self.path), ix.searcher() as s:
+            return tuple(
+                TopicCount(t.slug, t.en, t.zh, s.doc_frequency("topics", t.slug)) for t in lexicon.topics()
+            )
 
     def _context(self, searcher, stored: dict, n: int, needles) -> tuple[Hit, ...]:
         seq = int(stored.get("seq", 0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import json
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from .chunking import chunk
 from .errors import SourceNotFoundError
 from .index import IndexDir, Manifest, whoosh_errors
 from .ingest import SourceFile, discover, read_source
+from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
 from .search import date_bounds
 
@@ -35,6 +37,13 @@ def _sha1(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _meta_fingerprint(record) -> str:
+    """A hash of the manifest.jsonl record that describes a file ("" when there is none)."""
+    if not record:
+        return ""
+    return hashlib.sha1(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def passage_fields(doc: Document, p: Passage, src: str, topics: Iterable[str] = ()) -> dict:
@@ -113,6 +122,9 @@ def run_index(
             if rec is None:
                 todo.append((sf, False))
                 continue
+            if rec.get("meta") != _meta_fingerprint(manifests.get(sf.key)):
+                todo.append((sf, True))  # its manifest.jsonl record changed
+                continue
             if rec.get("size") == sf.size and rec.get("mtime_ns") == sf.mtime_ns:
                 unchanged += 1
                 continue
@@ -169,7 +181,7 @@ def run_index(
                             continue
                         doc_ids.append(doc.id)
                         for p in chunk(doc):
-                            topics = tagger(p, doc) if tagger else ()
+                            topics = tagger(p, doc) if tagger else tag(p.section + "\n" + p.text)
                             writer.add_document(**passage_fields(doc, p, sf.key, topics))
                             count += 1
                     if not doc_ids:
@@ -180,6 +192,7 @@ def run_index(
                         "size": sf.size,
                         "mtime_ns": sf.mtime_ns,
                         "sha1": digest,
+                        "meta": _meta_fingerprint(manifests.get(sf.key)),
                         "docs": doc_ids,
                         "passages": count,
                     }
@@ -197,6 +210,11 @@ def run_index(
                     shutil.rmtree(gen, ignore_errors=True)
                 raise
             total_passages = ix.doc_count()
+            if written_passages or fresh:
+                pm = PinyinMap() if fresh else PinyinMap.load(gen)
+                with ix.reader() as r:
+                    pm.add_terms(t.decode("utf-8") if isinstance(t, bytes) else t for t in r.lexicon("text"))
+                pm.save(gen)
             ix.close()
         index.write_manifest(gen, manifest)
         if fresh:

@@ -464,8 +464,8 @@ def _read_jsonl(sf: SourceFile, text: str) -> tuple[list[Document], list[Skipped
 def _read_html(sf: SourceFile, html: str, doc_id: str, manifest) -> tuple[list[Document], list[Skipped]]:
     try:
         import trafilatura
-    except ImportError:  # pragma: no cover - declared dependency
-        return [], [Skipped(str(sf.path), "HTML support needs trafilatura; reinstall kb")]
+    except ImportError as e:  # pragma: no cover - declared dependency
+        return [], [Skipped(str(sf.path), f"HTML support is not installed ({e}); reinstall kb with pip")]
     try:
         result = trafilatura.bare_extraction(
             html,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "to_dict"]
+__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount", "to_dict"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,16 @@ class Stats:
     format: int
     sources: tuple[str, ...] = ()
     last_indexed: str = ""
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    """A topic of the taxonomy and how many passages of the index carry it."""
+
+    slug: str
+    en: str
+    zh: str
+    passages: int
 
 
 def to_dict(value: Any) -> Any:

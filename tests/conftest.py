@@ -35,3 +35,35 @@ def seed_kb(tmp_path, seed_dir):
     kb.index([seed_dir])
     yield kb
     kb.close()
+
+
+def write_tree(root: Path, files: dict) -> Path:
+    """Create ``files`` ({relative path: str (UTF-8) or bytes}) under ``root``; returns ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_kb(tmp_path):
+    """A factory: ``make_kb({"a.txt": "..."})`` writes the files and returns an indexed KnowledgeBase."""
+    from kb import KnowledgeBase
+
+    opened = []
+
+    def factory(files: dict, name: str = "corpus"):
+        src = write_tree(tmp_path / name, files)
+        kb = KnowledgeBase(tmp_path / f"{name}-index")
+        kb.index([src])
+        opened.append(kb)
+        return kb
+
+    yield factory
+    for kb in opened:
+        kb.close()
