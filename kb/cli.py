@@ -165,33 +165,58 @@ def _ensure_index(kb: KnowledgeBase) -> None:
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
 @click.option("--section", help="Only passages whose section path contains this text.")
 @click.option("--doc", help="Only this document (id, or text in its title).")
+@click.option("--topic", help="Only passages tagged with this topic slug (see `kb topics`).")
 @click.option("--since", help="Only documents dated on or after this date (YYYY[-MM[-DD]]).")
 @click.option("--until", help="Only documents dated on or before this date (YYYY[-MM[-DD]]).")
 @click.option("-C", "--context", type=click.IntRange(min=0), default=0, help="Neighbouring paragraphs to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON hit per line.")
+@click.option("--explain", is_flag=True, help="Show the Chinese terms the query was expanded to, and why.")
+@click.option("--no-expand", is_flag=True, help="Search the query as written: no translation, pinyin or synonyms.")
 @click.pass_obj
 @handle_errors
-def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None,
-               since: str | None, until: str | None, context: int, as_json: bool, as_jsonl: bool) -> None:
-    """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:.
+def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None, topic: str | None,
+               since: str | None, until: str | None, context: int, as_json: bool, as_jsonl: bool,
+               explain: bool, no_expand: bool) -> None:
+    """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:, topic:.
+
+    English and pinyin queries are translated to Chinese terms (see --explain).
 
     Example:
 
         kb search '户籍 OR 落户' --since 2020 --limit 5
+
+        kb search 'rural land reform' --explain
     """
     _ensure_index(kb)
     t0 = time.perf_counter()
-    result = kb.search(query, limit=limit, section=section, doc=doc, since=since, until=until, context=context)
+    result = kb.search(query, limit=limit, section=section, doc=doc, topic=topic, since=since, until=until,
+                       context=context, expand=not no_expand, correct=True)
     elapsed = time.perf_counter() - t0
+    expanded = [{"query": e.query, "term": e.term, "origin": e.origin} for e in result.expanded]
     if as_json:
-        _dump({"query": query, "total": result.total, "hits": [_hit_json(h) for h in result]})
+        _dump({"query": query, "total": result.total, "hits": [_hit_json(h) for h in result],
+               "expanded": expanded, "suggestion": result.suggestion or None,
+               "corrected": result.corrected})
         return
     if as_jsonl:
         for h in result:
             _dump(_hit_json(h))
         return
     color = _color()
+    if result.corrected:
+        click.echo(f"No passages match {query!r}; showing results for {result.suggestion!r}.")
+    elif result.suggestion:
+        click.echo(f"Did you mean: {result.suggestion}")
+    if explain:
+        if expanded:
+            by_query: dict[str, list[str]] = {}
+            for e in result.expanded:
+                by_query.setdefault(e.query, []).append(f"{e.term} ({e.origin})")
+            for src, terms in by_query.items():
+                click.echo(f"expanded {src!r} → " + ", ".join(terms))
+        else:
+            click.echo("expanded: nothing (the query is searched as written)")
     if not result:
         click.echo(f"No passages match {query!r}.")
         return
@@ -231,6 +256,26 @@ def show_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) ->
     _print_hit(None, hit, color, full=True)
     for c in after:
         click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+
+
+@main.command("topics")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+@handle_errors
+def topics_cmd(kb: KnowledgeBase, as_json: bool) -> None:
+    """List the policy topics with the number of passages tagged with each.
+
+    Example:
+
+        kb topics && kb search 落户 --topic household-registration
+    """
+    topics = kb.topics()
+    if as_json:
+        _dump({"topics": [asdict(t) for t in topics]})
+        return
+    width = max(len(t.slug) for t in topics)
+    for t in topics:
+        click.echo(f"{t.slug:<{width}}  {t.passages:>7}  {t.zh} / {t.en}")
 
 
 @main.command("stats")

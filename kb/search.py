@@ -27,6 +27,7 @@ from .models import Expansion, Hit
 
 __all__ = ["compile_query", "Compiled", "make_hit", "highlight_spans", "make_snippet", "date_filter", "run_search"]
 
+LOOSE = "\x00"  # marks a highlight needle of secondary rank
 EXACT_BOOST = 3.0
 LOOSE_BOOST = 1.0
 GRAMS_BOOST = 0.5
@@ -94,7 +95,8 @@ def text_query(value: str, *, phrase: bool) -> tuple[Any, list[str]]:
         alts.append(grams)
     needles = [norm] if norm else []
     if not phrase and len(words) > 1:
-        needles.extend(w for w in words if len(w) > 1)
+        # The words of a loosely matched multi-word query; highlighted only where the whole is absent.
+        needles.extend(LOOSE + w for w in words if len(w) > 1)
     return (alts[0] if len(alts) == 1 else wq.Or(alts)), needles
 
 
@@ -412,8 +414,20 @@ def date_bounds(iso: str) -> tuple[str, str]:
 
 
 def highlight_spans(text: str, needles: Iterable[str]) -> list[tuple[int, int]]:
-    """Merged (start, end) spans of every occurrence of each needle in normalised ``text``."""
+    """Merged (start, end) spans of every occurrence of each needle in normalised ``text``.
+
+    Needles marked ``LOOSE`` (single words of a multi-word query) count only
+    when none of the others occurs in the text.
+    """
     norm = normalize(text)
+    needles = list(needles)
+    spans = _find_all(norm, [n for n in needles if not n.startswith(LOOSE)])
+    if not spans:
+        spans = _find_all(norm, [n[1:] for n in needles if n.startswith(LOOSE)])
+    return spans
+
+
+def _find_all(norm: str, needles: list[str]) -> list[tuple[int, int]]:
     spans = []
     for n in needles:
         if not n:
@@ -447,13 +461,17 @@ def make_snippet(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_C
         if not spans and len(text) > width:
             hi = _cut_end(text, 0, width)
     else:
-        first = spans[0][0]
-        lo = _sentence_start(text, first, max(0, first - width // 2))
-        if first - lo > width // 2:
-            lo = first - width // 3
-        hi = _cut_end(text, lo, width)
-        if hi < spans[0][1]:
-            hi = spans[0][1]
+        best = None
+        for anchor_s, anchor_e in spans:
+            a_lo = _sentence_start(text, anchor_s, max(0, anchor_s - width // 2))
+            if anchor_s - a_lo > width // 2:
+                a_lo = anchor_s - width // 3
+            a_hi = max(_cut_end(text, a_lo, width), anchor_e)
+            inside = [(s, e) for s, e in spans if s < a_hi and e > a_lo]
+            covered = (len({text[s:e] for s, e in inside}), sum(min(e, a_hi) - max(s, a_lo) for s, e in inside))
+            if best is None or covered > best[0]:
+                best = (covered, a_lo, a_hi)
+        _covered, lo, hi = best
     out = []
     if lo > 0:
         out.append("…")

@@ -44,8 +44,9 @@ def indexed(tmp_path, seed_dir, monkeypatch):
 
 def test_search_json_schema(indexed):
     data = json.loads(ok("search", "户籍", "--json").stdout)
-    assert set(data) == {"query", "total", "hits"}
+    assert set(data) == {"query", "total", "hits", "expanded", "suggestion", "corrected"}
     assert data["query"] == "户籍"
+    assert all(set(e) == {"query", "term", "origin"} for e in data["expanded"])
     assert data["total"] >= len(data["hits"]) >= 1
     for hit in data["hits"]:
         assert HIT_KEYS <= set(hit), HIT_KEYS - set(hit)
@@ -80,7 +81,8 @@ def test_search_jsonl(indexed):
 
 def test_search_json_with_no_hits(indexed):
     data = json.loads(ok("search", "法院", "--json").stdout)
-    assert data == {"query": "法院", "total": 0, "hits": []}
+    assert (data["query"], data["total"], data["hits"]) == ("法院", 0, [])
+    assert data["suggestion"] is None and data["corrected"] is False
     assert ok("search", "法院", "--jsonl").stdout == ""
 
 
