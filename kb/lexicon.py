@@ -33,6 +33,7 @@ __all__ = [
     "topic_by_slug",
     "tag",
     "glossary",
+    "topic_phrases",
     "synonyms",
     "cedict_lookup",
     "english_vocabulary",
@@ -109,17 +110,25 @@ def tag(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def glossary() -> dict[str, tuple[str, ...]]:
-    """English phrase (lower case, single spaces) → Chinese terms, most precise first."""
+    """English phrase (lower case, single spaces) → precise Chinese terms, most precise first."""
     out: dict[str, tuple[str, ...]] = {}
     for line in _data("glossary.tsv").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         en, _, zh = line.partition("\t")
         out[_en_key(en)] = tuple(zh.split())
-    for t in topics():
-        for name in (t.en, *t.aliases):
-            out.setdefault(_en_key(name), t.terms)
     return out
+
+
+@lru_cache(maxsize=1)
+def topic_phrases() -> dict[str, tuple[str, ...]]:
+    """English topic name or alias (lower case) → the topic's Chinese signal terms."""
+    out: dict[str, list[str]] = {}
+    for t in topics():
+        for name in (t.en, t.slug.replace("-", " "), *t.aliases):
+            terms = out.setdefault(_en_key(name), [])
+            terms.extend(x for x in t.terms if x not in terms)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _en_key(s: str) -> str:
@@ -128,22 +137,38 @@ def _en_key(s: str) -> str:
 
 @lru_cache(maxsize=1)
 def synonyms() -> dict[str, tuple[str, ...]]:
-    """Chinese term → the other members of its synonym group."""
-    out: dict[str, tuple[str, ...]] = {}
+    """Chinese term → the terms a query for it also finds.
+
+    Members of a synonym group (``data/synonyms.txt``) find each other. A
+    compound concept that heads a glossary entry (农村土地制度改革) also finds
+    the narrower terms listed after it (宅基地, 集体建设用地, …), and a topic's
+    Chinese name finds the topic's signal terms.
+    """
+    out: dict[str, list[str]] = {}
+
+    def add(word: str, others) -> None:
+        terms = out.setdefault(normalize(word), [])
+        terms.extend(x for x in (normalize(o) for o in others) if x != normalize(word) and x not in terms)
+
     for line in _data("synonyms.txt").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        group = [normalize(w) for w in line.split()]
+        group = line.split()
         for w in group:
-            out[w] = tuple(x for x in group if x != w)
-    return out
+            add(w, group)
+    for terms in glossary().values():
+        if len(terms) > 1 and len(terms[0]) >= 4:
+            add(terms[0], terms[1:])
+    for t in topics():
+        add(t.zh, t.terms)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @lru_cache(maxsize=1)
 def english_vocabulary() -> tuple[str, ...]:
     """English words the glossary and topics know, for spelling suggestions."""
     words = set()
-    for phrase in glossary():
+    for phrase in (*glossary(), *topic_phrases()):
         words.update(w for w in phrase.split() if w not in STOP_WORDS and len(w) > 2)
     return tuple(sorted(words))
 

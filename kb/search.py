@@ -131,6 +131,7 @@ def _filter_query(searcher, node: q.Filter):
 _LATIN_WORD = re.compile(r"[a-z][a-z'’-]*")
 GLOSSARY_BOOST = 1.0
 PINYIN_BOOST = 0.8
+TOPIC_BOOST = 0.5
 SYNONYM_BOOST = 0.4
 DICTIONARY_BOOST = 0.25
 MAX_DICTIONARY_SENSES = 3
@@ -214,16 +215,21 @@ class Compiler:
     def _dictionary(self, word: str) -> list[str]:
         from .lexicon import cedict_lookup
 
-        senses = [(w, rank) for w, rank in cedict_lookup(word) if len(w) > 1 and self._df(w) > 0]
+        found: dict[str, int] = {}
+        for variant in _english_variants(word):
+            for w, rank in cedict_lookup(variant):
+                found[w] = min(rank, found.get(w, rank))
+        senses = [(w, rank) for w, rank in found.items() if len(w) > 1 and self._df(w) > 0]
         senses.sort(key=lambda wr: (wr[1], -self._df(wr[0])))
         return [w for w, _ in senses[:MAX_DICTIONARY_SENSES]]
 
     # -- English runs ------------------------------------------------------
     def english_run(self, words: list[str]) -> tuple[list, list]:
         """(required concept queries, optional literal queries) for consecutive English words."""
-        from .lexicon import STOP_WORDS, glossary, split_pinyin
+        from .lexicon import STOP_WORDS, glossary, split_pinyin, topic_phrases
 
         gl = glossary()
+        tp = topic_phrases()
         keys = [normalize(w).replace("’", "'").strip("'") for w in words]
         required: list = []
         optional: list = []
@@ -237,19 +243,24 @@ class Compiler:
             for j in range(min(n, i + 5), i, -1):
                 phrase = " ".join(k.replace("-", " ") for k in keys[i:j])
                 phrase = " ".join(phrase.split())
-                if phrase in gl:
+                if phrase in gl or phrase in tp:
                     hit = (j, phrase)
                     break
             if hit:
                 j, phrase = hit
                 source = " ".join(words[i:j])
-                alts = [self._english_literal(source)] + self._zh_alternatives(source, gl[phrase], "glossary", GLOSSARY_BOOST)
+                precise = gl.get(phrase, ())
+                broad = [t for t in tp.get(phrase, ()) if t not in precise]
+                alts = [self._english_literal(source)]
+                alts += self._zh_alternatives(source, precise, "glossary", GLOSSARY_BOOST)
+                # A topic's signal terms: every passage tagged with the topic matches its name.
+                alts += self._zh_alternatives(source, broad, "topic", TOPIC_BOOST)
                 required.append(wq.Or([a for a in alts if a is not None]))
                 i = j
                 continue
             # A run of pinyin-looking words that are not all English words: one pinyin phrase.
             j = i
-            while j < n and keys[j] not in gl and split_pinyin(keys[j]) is not None:
+            while j < n and keys[j] not in gl and keys[j] not in tp and split_pinyin(keys[j]) is not None:
                 j += 1
             if j > i and (j - i > 1 or len(split_pinyin(keys[i]) or ()) > 1):
                 run = " ".join(keys[i:j])
@@ -366,11 +377,28 @@ class Compiler:
         return Compiled(compiled, [n for n in dict.fromkeys(self.needles) if n], exps, list(self.untranslated))
 
 
+_IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man", "lives": "life"}
+
+
+def _english_variants(word: str) -> list[str]:
+    """The word and its likely singular (dictionary senses are mostly singular)."""
+    out = [word]
+    if word in _IRREGULAR:
+        out.append(_IRREGULAR[word])
+    elif word.endswith("ies") and len(word) > 4:
+        out.append(word[:-3] + "y")
+    elif word.endswith(("ses", "xes", "ches", "shes")):
+        out.append(word[:-2])
+    elif word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        out.append(word[:-1])
+    return out
+
+
 def _english_sense(word: str) -> bool:
     """True when CC-CEDICT has ``word`` as an exact English sense (so it is not read as pinyin)."""
     from .lexicon import cedict_lookup
 
-    return any(rank == 0 for _w, rank in cedict_lookup(word))
+    return any(rank == 0 for v in _english_variants(word) for _w, rank in cedict_lookup(v))
 
 
 def _boosted(qry, boost: float):
