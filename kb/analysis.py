@@ -3,16 +3,11 @@
 This is the only module that imports the segmenter (rjieba, the Rust port of
 jieba) and the traditional→simplified converter (OpenCC); both load lazily.
 
-Two analyzers feed the index:
-
-* ``WordTokenizer``: words. Precise segmentation gives one token per word with
-  consecutive positions; at index time every dictionary word inside a longer
-  word (户籍 in 户籍制度) is added at the same position, so a query word finds
-  longer words that contain it and phrases still line up.
-* ``GramTokenizer``: overlapping character bigrams of each run of non-space
-  characters plus the run's last character. Any string that occurs verbatim in
-  a passage is a sequence of adjacent bigrams there, which guarantees recall
-  whatever the segmenter decided.
+``WordTokenizer`` feeds the index: precise segmentation gives one token per
+word with consecutive positions; at index time every dictionary word inside a
+longer word (户籍 in 户籍制度) is added at the same position, so a query word
+finds longer words that contain it. (Strings that straddle word boundaries
+are found by ``kb.recall``.)
 
 Matching text is normalised (full-width→half-width, lower case,
 traditional→simplified) without changing its length, so character offsets in
@@ -34,9 +29,7 @@ __all__ = [
     "normalize",
     "word_tokens",
     "query_words",
-    "gram_terms",
     "WordTokenizer",
-    "GramTokenizer",
     "is_cjk",
     "has_cjk",
 ]
@@ -224,18 +217,6 @@ def query_words(text: str) -> list[str]:
     return [w for w, _pos, _s, _e in word_tokens(text, index=False)]
 
 
-_RUN = re.compile(r"\S+")
-
-
-def gram_terms(text: str) -> list[list[str]]:
-    """Bigram terms of each non-space run of normalised ``text``; each run ends with its last char."""
-    runs = []
-    for m in _RUN.finditer(normalize(text)):
-        r = m.group()
-        runs.append([r[i : i + 2] for i in range(len(r) - 1)] + [r[-1]])
-    return runs
-
-
 # --- Whoosh tokenizers ------------------------------------------------------
 
 
@@ -271,27 +252,6 @@ class WordTokenizer(Tokenizer):
                 t.startchar = start_char + s
                 t.endchar = start_char + e
             yield t
-
-
-class GramTokenizer(Tokenizer):
-    """Whoosh tokenizer of character bigrams (see module docstring)."""
-
-    def __eq__(self, other):
-        return other is not None and self.__class__ is other.__class__
-
-    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
-                 start_pos=0, start_char=0, tokenize=True, mode="", **kwargs):
-        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        pos = start_pos
-        for run in gram_terms(value):
-            for term in run:
-                t.text = term
-                t.boost = 1.0
-                t.stopped = False
-                if positions:
-                    t.pos = pos
-                pos += 1
-                yield t
 
 
 class Pretokenized(str):

@@ -12,16 +12,16 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from whoosh import query as wq
 
 from . import query as q
 from .errors import IndexNotFoundError, PassageNotFoundError, QueryError
 from .index import FORMAT_VERSION, IndexDir, whoosh_errors
 from .indexer import Progress, run_index
-from . import lexicon
+from . import lexicon, recall
 from .lexicon import LazyPinyinMap
 from .models import Hit, IndexSummary, Stats, TopicCount
-from .search import date_filter, make_hit, new_weighting, run_search, suggest
+from .recall import RecallFile
+from .search import Verbatim, date_filter, make_hit, new_weighting, run_search, suggest
 
 __all__ = ["KnowledgeBase", "SearchResult", "default_index_path"]
 
@@ -64,6 +64,20 @@ class SearchResult(tuple):
         return tuple(self)
 
 
+class _DocCache(dict):
+    """Document records (title, date, source, path, metadata) looked up once per search."""
+
+    def __init__(self, searcher):
+        super().__init__()
+        self.searcher = searcher
+
+    def __missing__(self, doc_id: str) -> dict:
+        rec = self.searcher.document(docrec=doc_id) if doc_id else None
+        value = (rec or {}).get("doc") or {}
+        self[doc_id] = value
+        return value
+
+
 class KnowledgeBase:
     """A searchable knowledge base stored in one index directory.
 
@@ -79,6 +93,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._ix = None
         self._gen = None
+        self._recall = None
 
     # -- lifecycle ---------------------------------------------------------
     def exists(self) -> bool:
@@ -94,13 +109,31 @@ class KnowledgeBase:
                     self._ix.close()
                 self._ix = self._dir.open(gen)
                 self._gen = gen
+                self._recall = None
             return self._ix
+
+    def _recall_file(self) -> RecallFile:
+        """The generation's verbatim-recall file, mapped on first use (reopened after an update)."""
+        with self._lock:
+            path = self._gen / recall.FILE
+            try:
+                stamp = path.stat().st_mtime_ns
+            except OSError:
+                stamp = None
+            if self._recall is None or self._recall[0] != stamp:
+                if self._recall is not None:
+                    self._recall[1].close()
+                self._recall = (stamp, RecallFile(self._gen))
+            return self._recall[1]
 
     def close(self) -> None:
         with self._lock:
             if self._ix is not None:
                 self._ix.close()
                 self._ix = None
+            if self._recall is not None:
+                self._recall[1].close()
+                self._recall = None
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -156,14 +189,17 @@ class KnowledgeBase:
         ix = self._index()
         pinyin = LazyPinyinMap(self._gen)
         with whoosh_errors(self.path), ix.searcher(weighting=new_weighting()) as s:
-            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt, expand=expand, pinyin_map=pinyin)
+            verbatim = Verbatim(s, self._recall_file())
+            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt, expand=expand,
+                                               pinyin_map=pinyin, verbatim=verbatim)
             suggestion = ""
             if expand and (total == 0 or compiled.untranslated):
-                suggestion = suggest(s, query, node, compiled, pinyin)
+                suggestion = suggest(s, query, node, compiled, pinyin, verbatim)
+            docs = _DocCache(s)
             hits = []
             for stored, score in rows:
-                ctx = self._context(s, stored, context, compiled.needles) if context else ()
-                hits.append(make_hit(stored, score, compiled.needles, ctx))
+                ctx = self._context(s, docs, stored, context, compiled.needles) if context else ()
+                hits.append(make_hit(stored, docs[stored.get("doc_id", "")], score, compiled.needles, ctx))
         result = SearchResult(hits, query=query, total=total, expanded=tuple(compiled.expansions), suggestion=suggestion)
         if correct and total == 0 and suggestion:
             fixed = self.search(suggestion, limit=limit, section=section, doc=doc, topic=topic, since=since,
@@ -180,37 +216,45 @@ class KnowledgeBase:
                 TopicCount(t.slug, t.en, t.zh, s.doc_frequency("topics", t.slug)) for t in lexicon.topics()
             )
 
-    def _context(self, searcher, stored: dict, n: int, needles) -> tuple[Hit, ...]:
-        seq = int(stored.get("seq", 0))
-        doc_id = stored.get("doc_id", "")
-        keys = [f"{doc_id}|{i}" for i in range(max(1, seq - n), seq + n + 1) if i != seq]
-        if not keys:
-            return ()
-        found = searcher.search(wq.Or([wq.Term("seqkey", k) for k in keys]), limit=None)
-        rows = sorted((dict(r.fields()) for r in found), key=lambda f: int(f.get("seq", 0)))
-        return tuple(make_hit(f, 0.0, needles) for f in rows)
+    def _context(self, searcher, docs: "_DocCache", stored: dict, n: int, needles) -> tuple[Hit, ...]:
+        """Up to ``n`` passages on each side of ``stored``, in document order."""
+        out: list[dict] = []
+        for direction in ("prev", "next"):
+            cur = stored
+            side = []
+            for _ in range(n):
+                pid = cur.get(direction)
+                nxt = searcher.document(id=pid) if pid else None
+                if nxt is None:
+                    break
+                side.append(nxt)
+                cur = nxt
+            out.extend(reversed(side) if direction == "prev" else side)
+        return tuple(make_hit(f, docs[f.get("doc_id", "")], 0.0, needles) for f in out)
 
     def get(self, passage_id: str, *, context: int = 0) -> Hit:
         """The passage with this id (and ``context`` neighbours on each side)."""
         ix = self._index()
         with whoosh_errors(self.path), ix.searcher() as s:
-            stored = s.document(id=passage_id)
+            stored = s.document(id=passage_id) if passage_id else None
             if stored is None:
                 raise PassageNotFoundError(
                     f"No passage has id {passage_id!r}; ids look like <doc_id>#<paragraph>, as printed by `kb search`."
                 )
-            ctx = self._context(s, stored, context, []) if context else ()
-            return make_hit(stored, 0.0, [], ctx)
+            docs = _DocCache(s)
+            ctx = self._context(s, docs, stored, context, []) if context else ()
+            return make_hit(stored, docs[stored.get("doc_id", "")], 0.0, [], ctx)
 
     def stats(self) -> Stats:
         """Counts and provenance of the index."""
         manifest = self._dir.read_manifest()
         ix = self._index()
-        with whoosh_errors(self.path):
-            passages = ix.doc_count()
         files = manifest.files
+        documents = sum(len(r.get("docs", ())) for r in files.values())
+        with whoosh_errors(self.path):
+            passages = ix.doc_count() - documents  # one record per document besides its passages
         return Stats(
-            documents=sum(len(r.get("docs", ())) for r in files.values()),
+            documents=documents,
             passages=passages,
             files=len(files),
             index_path=str(self.path),

@@ -32,43 +32,49 @@ from typing import Any, Iterator
 from whoosh import fields, index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 
-from .analysis import GramTokenizer, WordTokenizer
+from .analysis import WordTokenizer
 from .errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexVersionError, KBError
 
 __all__ = ["FORMAT_VERSION", "make_schema", "IndexDir", "Manifest", "whoosh_errors"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META = "kb.json"
 _CURRENT = "CURRENT"
 _LOCK = ".lock"
 
 
 def make_schema() -> fields.Schema:
-    """The passage schema. Bump FORMAT_VERSION whenever it or the analysis changes."""
+    """The index schema. Bump FORMAT_VERSION whenever it or the analysis changes.
+
+    Two kinds of records share it. A passage has ``id`` and the searchable
+    fields; its document's title is indexed with it (for BM25F) but stored
+    only once, in the document's record, which has ``docrec`` and the
+    document's metadata. Word fields keep frequencies, not positions: exact
+    phrases are checked against the verbatim text in ``recall.bin``.
+    """
     words = WordTokenizer()
     return fields.Schema(
+        # passages
         id=fields.ID(stored=True, unique=True),
         doc_id=fields.ID(stored=True),
-        src=fields.ID(stored=True),
-        seqkey=fields.ID(),
-        title=fields.TEXT(analyzer=words, stored=True, field_boost=2.0),
+        title=fields.TEXT(analyzer=words, phrase=False, field_boost=2.0),
         title_key=fields.ID(),
-        section=fields.TEXT(analyzer=words, stored=True, field_boost=1.5),
+        section=fields.TEXT(analyzer=words, phrase=False, stored=True, field_boost=1.5),
         section_key=fields.ID(),
-        text=fields.TEXT(analyzer=words, stored=True, chars=False),
-        grams=fields.TEXT(analyzer=GramTokenizer(), stored=False, phrase=True),
-        date=fields.STORED(),
+        text=fields.TEXT(analyzer=words, phrase=False),
+        body=fields.STORED(),  # the passage text, zlib-compressed UTF-8
         date_lo=fields.ID(),
         date_hi=fields.ID(),
-        source=fields.STORED(),
-        editor=fields.STORED(),
-        path=fields.STORED(),
         paragraph=fields.STORED(),
         part=fields.STORED(),
         seq=fields.STORED(),
         span=fields.STORED(),
+        prev=fields.STORED(),
+        next=fields.STORED(),
         topics=fields.KEYWORD(stored=True, commas=True, lowercase=True),
-        meta=fields.STORED(),
+        # documents
+        docrec=fields.ID(stored=True, unique=True),
+        doc=fields.STORED(),  # {"title", "date", "source", "editor", "path", "metadata"}
     )
 
 

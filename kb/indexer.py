@@ -1,10 +1,14 @@
 """Write side: discover files, read and chunk them, and commit passages to the index.
 
 Incremental by default: a file whose size and mtime (or, failing that, content
-hash) are unchanged is not read again; a changed file's passages are replaced;
-passages of files that disappeared from the given roots are removed. Every
-file's passages are deleted by its ``src`` key before they are added, so
-re-running after an interrupted run never duplicates anything.
+hash) are unchanged is not read again; a changed file's documents are replaced;
+documents of files that disappeared from the given roots are removed. Every
+document is deleted by id before it is added, so re-running after an
+interrupted run never duplicates anything.
+
+Large runs use Whoosh's multi-process writer: this process reads and chunks
+files while worker processes segment the text and build index segments, so
+both cores work.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import hashlib
 import json
 import shutil
 import time
+import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import recall
 from .analysis import normalize
 from .chunking import chunk
 from .errors import SourceNotFoundError
@@ -26,9 +32,12 @@ from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
 from .search import date_bounds
 
-__all__ = ["run_index", "passage_fields", "Progress"]
+__all__ = ["run_index", "passage_fields", "doc_fields", "Progress", "PARALLEL_MIN_BYTES"]
 
 Progress = Callable[[int, int, str], None]
+
+# Below this much new text the worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 def _sha1(path: Path) -> str:
@@ -46,29 +55,39 @@ def _meta_fingerprint(record) -> str:
     return hashlib.sha1(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def passage_fields(doc: Document, p: Passage, src: str, topics: Iterable[str] = ()) -> dict:
+def doc_fields(doc: Document) -> dict:
+    """The Whoosh fields of a document's own record (its metadata, stored once)."""
+    return {
+        "docrec": doc.id,
+        "doc": {
+            "title": doc.title,
+            "date": doc.date,
+            "source": doc.source,
+            "editor": doc.editor,
+            "path": doc.path,
+            "metadata": doc.metadata or {},
+        },
+    }
+
+
+def passage_fields(doc: Document, p: Passage, topics: Iterable[str] = (), prev: str = "", next: str = "") -> dict:
     """The Whoosh fields of one passage."""
     f = {
         "id": p.id,
         "doc_id": doc.id,
-        "src": src,
-        "seqkey": f"{doc.id}|{p.seq}",
         "title": doc.title,
         "title_key": normalize(doc.title),
         "section": p.section,
         "section_key": normalize(p.section),
         "text": p.text,
-        "grams": p.text,
-        "date": doc.date,
-        "source": doc.source,
-        "editor": doc.editor,
-        "path": doc.path,
+        "body": zlib.compress(p.text.encode("utf-8")),
         "paragraph": p.paragraph,
         "part": p.part,
         "seq": p.seq,
         "span": (p.start, p.end),
+        "prev": prev,
+        "next": next,
         "topics": ",".join(topics),
-        "meta": doc.metadata or None,
     }
     if doc.date:
         lo, hi = date_bounds(doc.date)
@@ -80,6 +99,15 @@ def _under(key: str, roots: list[str]) -> bool:
     return any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _rebuild_recall_records(reader) -> list[bytes]:
+    """Recall records for every live passage, from the stored text (repairs a stale file)."""
+    out = []
+    for fields in reader.all_stored_fields():
+        if "id" in fields and "body" in fields:
+            out.append(recall.record(fields["id"], normalize(zlib.decompress(fields["body"]).decode("utf-8"))))
+    return out
+
+
 def run_index(
     index: IndexDir,
     paths: Iterable[Path | str],
@@ -88,8 +116,13 @@ def run_index(
     progress: Progress | None = None,
     lock_timeout: float = 30.0,
     tagger: Callable[[Passage, Document], Iterable[str]] | None = None,
+    procs: int | None = None,
 ) -> IndexSummary:
-    """Index ``paths`` into ``index``; see the module docstring."""
+    """Index ``paths`` into ``index``; see the module docstring.
+
+    ``procs`` forces the number of writer processes (default: 2 for runs with
+    at least ``PARALLEL_MIN_BYTES`` of files to read, else 1).
+    """
     t0 = time.monotonic()
     paths = [Path(p) for p in paths]
     for p in paths:
@@ -139,17 +172,33 @@ def run_index(
             else:
                 todo.append((sf, True))
 
+        if procs is None:
+            procs = 2 if sum(sf.size for sf, _ in todo) >= PARALLEL_MIN_BYTES else 1
+        indexed = updated = written_docs = written_passages = 0
+        gone_docs: set[str] = set()  # documents whose old passages are deleted
+        new_records: list[bytes] = []
         with whoosh_errors(index.path):
             from whoosh.filedb.filestore import FileStorage
 
             ix = FileStorage(str(gen)).open_index()
-            writer = ix.writer(limitmb=256)
+            base_generation = ix.latest_generation()
+            if procs > 1:
+                writer = ix.writer(procs=procs, multisegment=True, limitmb=128)
+            else:
+                writer = ix.writer(limitmb=256)
             try:
+
+                def delete_doc(doc_id: str) -> None:
+                    gone_docs.add(doc_id)
+                    if not fresh:
+                        writer.delete_by_term("doc_id", doc_id)
+                        writer.delete_by_term("docrec", doc_id)
+
                 for key in removed:
-                    writer.delete_by_term("src", key)
+                    for d in manifest.files[key].get("docs", ()):
+                        delete_doc(d)
                     del manifest.files[key]
                 owners = manifest.owner_of()
-                indexed = updated = written_docs = written_passages = 0
                 for n, (sf, before) in enumerate(todo, 1):
                     if progress:
                         progress(n, len(todo), str(sf.path))
@@ -166,8 +215,8 @@ def run_index(
                         digest = _sha1(sf.path)
                     except OSError:
                         digest = ""
-                    if not fresh:
-                        writer.delete_by_term("src", sf.key)
+                    for d in manifest.files.get(sf.key, {}).get("docs", ()):
+                        delete_doc(d)
                     doc_ids: list[str] = []
                     count = 0
                     for doc in docs:
@@ -180,9 +229,15 @@ def run_index(
                                                    line, "line" if line else "file"))
                             continue
                         doc_ids.append(doc.id)
-                        for p in chunk(doc):
+                        delete_doc(doc.id)  # also clears what an interrupted run may have left
+                        passages = chunk(doc)
+                        writer.add_document(**doc_fields(doc))
+                        for i, p in enumerate(passages):
                             topics = tagger(p, doc) if tagger else tag(p.section + "\n" + p.text)
-                            writer.add_document(**passage_fields(doc, p, sf.key, topics))
+                            prev = passages[i - 1].id if i else ""
+                            nxt = passages[i + 1].id if i + 1 < len(passages) else ""
+                            writer.add_document(**passage_fields(doc, p, topics, prev, nxt))
+                            new_records.append(recall.record(p.id, normalize(p.text)))
                             count += 1
                     if not doc_ids:
                         continue
@@ -209,8 +264,20 @@ def run_index(
                 if fresh:
                     shutil.rmtree(gen, ignore_errors=True)
                 raise
-            total_passages = ix.doc_count()
-            if written_passages or fresh:
+            generation = ix.latest_generation()
+            total_docs = sum(len(r.get("docs", ())) for r in manifest.files.values())
+            total_passages = ix.doc_count() - total_docs
+            if generation != base_generation or fresh:
+                old = recall.RecallFile(gen)
+                stale = not fresh and old.generation != base_generation
+                old.close()
+                if stale:
+                    with ix.reader() as r:
+                        records = _rebuild_recall_records(r)
+                else:
+                    kept = [] if fresh else [r for r in recall.read_records(gen) if recall.record_doc_id(r) not in gone_docs]
+                    records = kept + new_records
+                recall.write(gen, records, generation)
                 pm = PinyinMap() if fresh else PinyinMap.load(gen)
                 with ix.reader() as r:
                     pm.add_terms(t.decode("utf-8") if isinstance(t, bytes) else t for t in r.lexicon("text"))
@@ -219,7 +286,6 @@ def run_index(
         index.write_manifest(gen, manifest)
         if fresh:
             index.publish(gen)
-    total_docs = sum(len(r.get("docs", ())) for r in manifest.files.values())
     return IndexSummary(
         indexed=indexed,
         updated=updated,

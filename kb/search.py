@@ -1,38 +1,54 @@
 """Read side: parsed queries → Whoosh queries → ``Hit`` values with highlights.
 
 Each query word becomes an OR of
-  * exact word matches in text, section and title (phrase when the word
-    segments into several words), boosted;
+  * exact word matches in text, section and title (all its words, when it
+    segments into several), boosted;
   * all its words anywhere in the passage (when it has several);
-  * the verbatim string in the character-bigram field, which finds it even
-    inside longer words the segmenter kept whole (guaranteed recall).
-so passages with whole-word matches rank first and none is missed.
+and, when that finds fewer passages than were asked for, of
+  * the passages whose text contains the string verbatim (``kb.recall``),
+    which finds it even where the segmenter split it differently,
+so passages with whole-word matches rank first and none is missed. A quoted
+phrase requires the verbatim string.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from whoosh import matching
 from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from . import query as q
-from .analysis import gram_terms, normalize, query_words
+from .analysis import normalize, query_words
 from .errors import QueryError
 from .ingest import normalize_date
 from .models import Expansion, Hit
 
-__all__ = ["compile_query", "Compiled", "make_hit", "highlight_spans", "make_snippet", "date_filter", "run_search"]
+__all__ = [
+    "compile_query",
+    "Compiled",
+    "Verbatim",
+    "DocSet",
+    "make_hit",
+    "highlight_spans",
+    "make_snippet",
+    "date_filter",
+    "run_search",
+]
 
 LOOSE = "\x00"  # marks a highlight needle of secondary rank
 EXACT_BOOST = 3.0
 LOOSE_BOOST = 1.0
-GRAMS_BOOST = 0.5
+VERBATIM_BOOST = 0.5
 _SENT_END = "。！？；!?;"
 SNIPPET_CHARS = 160
+VERBATIM_CAP = 20_000
+RERANK_WINDOW = 100
+ADJACENT_BONUS = 2.0
 
 
 @dataclass
@@ -43,60 +59,116 @@ class Compiled:
     needles: list[str] = field(default_factory=list)
     expansions: list[Expansion] = field(default_factory=list)
     untranslated: list[str] = field(default_factory=list)
+    adjacent: list[str] = field(default_factory=list)  # multi-word query words, for proximity ranking
 
 
-def _grams_query(value: str):
-    runs = [r for r in gram_terms(value) if r]
-    if not runs:
-        return None
-    terms: list[str] = []
-    for i, run in enumerate(runs):
-        if i < len(runs) - 1:
-            terms.extend(run)  # keep the run-end marker: the next run follows a space
-        else:
-            terms.extend(run[:-1] if len(run) > 1 else [])
-    if len(runs) == 1 and len(runs[0]) == 1:
-        return wq.Prefix("grams", runs[0][0])
-    last = runs[-1]
-    if len(last) == 1:  # the query ends with a one-character run
-        parts = [wq.Term("grams", t) for t in terms] + [wq.Prefix("grams", last[0])]
-        return wq.Sequence(parts)
-    if len(terms) == 1:
-        return wq.Term("grams", terms[0])
-    return wq.Phrase("grams", terms)
+class DocSet(wq.Query):
+    """Matches a fixed set of (top-level) document numbers with a constant score."""
+
+    def __init__(self, docnums: frozenset[int], boost: float = 1.0):
+        self.docnums = docnums
+        self.boost = boost
+
+    def __repr__(self):
+        return f"DocSet({len(self.docnums)} docs, boost={self.boost})"
+
+    def __eq__(self, other):
+        return isinstance(other, DocSet) and other.docnums == self.docnums and other.boost == self.boost
+
+    def __hash__(self):
+        return hash((self.docnums, self.boost))
+
+    def estimate_size(self, ixreader):
+        return len(self.docnums)
+
+    def matcher(self, searcher, context=None):
+        top = searcher.get_parent()
+        offset = 0 if top is searcher else (top._offset_for_subsearcher(searcher) or 0)
+        reader = searcher.reader()
+        n = reader.doc_count_all()
+        ids = sorted(
+            d - offset for d in self.docnums if offset <= d < offset + n and not reader.is_deleted(d - offset)
+        )
+        if not ids:
+            return matching.NullMatcher()
+        return matching.ListMatcher(ids, all_weights=self.boost)
 
 
-def _field_words(fieldname: str, words: list[str]):
+class Verbatim:
+    """Passages containing a string verbatim, from the recall file, as document numbers."""
+
+    def __init__(self, searcher, recall_file):
+        self.searcher = searcher
+        self.recall = recall_file
+        self.exclude: frozenset[int] = frozenset()  # passages the word index already found
+        self._cache: dict[str, frozenset[int] | None] = {}
+
+    @property
+    def available(self) -> bool:
+        return self.recall is not None and self.recall.available
+
+    def docs(self, needle: str) -> frozenset[int] | None:
+        """Document numbers, or None when unavailable or too common to list."""
+        if not self.available or not needle:
+            return None
+        if needle not in self._cache:
+            ids = self.recall.find(needle, cap=VERBATIM_CAP)
+            if ids is None:
+                self._cache[needle] = None
+            else:
+                nums = (self.searcher.document_number(id=pid) for pid in ids)
+                self._cache[needle] = frozenset(n for n in nums if n is not None)
+        return self._cache[needle]
+
+
+def _all_words(fieldname: str, words: list[str]):
     if len(words) == 1:
         return wq.Term(fieldname, words[0])
-    return wq.Phrase(fieldname, words)
+    return wq.And([wq.Term(fieldname, w) for w in words])
 
 
-def text_query(value: str, *, phrase: bool) -> tuple[Any, list[str]]:
-    """The Whoosh query for one query word (or quoted phrase) and its highlight needles."""
+def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
+               recall: bool = False, negated: bool = False) -> tuple[Any, list[str]]:
+    """The Whoosh query for one query word (or quoted phrase) and its highlight needles.
+
+    A phrase must occur verbatim in the passage text (checked with
+    ``verbatim``; without it, or for a string too common to list, all its
+    words are required instead). With ``recall``, passages that contain an
+    unquoted word verbatim match too, with a low score. A ``negated`` word
+    always includes its verbatim matches, so NOT excludes every passage that
+    contains it.
+    """
     words = query_words(value)
     norm = normalize(value).strip()
-    grams = _grams_query(value)
-    if not words and grams is None:
+    if not words and not norm:
         return None, []
+    needles = [norm] if norm else []
+    if phrase:
+        exact = wq.Or([_all_words(f, words) for f in ("text", "section", "title")]) if words else None
+        docs = verbatim.docs(norm) if verbatim is not None else None
+        if docs is None:
+            if exact is None:
+                return None, []
+            return exact, needles
+        found = DocSet(docs, VERBATIM_BOOST)
+        # The verbatim match is required; the words add their BM25F score.
+        return (found if exact is None else wq.AndMaybe(found, exact)), needles
     alts = []
     if words:
-        exact = wq.Or([_field_words(f, words) for f in ("text", "section", "title")], boost=EXACT_BOOST)
-        alts.append(exact)
-        if len(words) > 1 and not phrase:
-            loose = wq.And([wq.Or([wq.Term(f, w) for f in ("text", "section", "title")]) for w in words], boost=LOOSE_BOOST)
+        alts.append(_boosted(wq.Or([_all_words(f, words) for f in ("text", "section", "title")]), EXACT_BOOST))
+        if len(words) > 1:
+            loose = _boosted(wq.And([wq.Or([wq.Term(f, w) for f in ("text", "section", "title")]) for w in words]), LOOSE_BOOST)
             alts.append(loose)
-    if grams is not None:
-        grams.boost = GRAMS_BOOST
-        if phrase and len(words) > 1:
-            # Sub-words share their word's position, so a word phrase alone could match
-            # 加快…发展 in 加快城乡融合发展; the verbatim bigram sequence is required.
-            return wq.AndMaybe(grams, alts[0]), ([norm] if norm else [])
-        alts.append(grams)
-    needles = [norm] if norm else []
-    if not phrase and len(words) > 1:
-        # The words of a loosely matched multi-word query; highlighted only where the whole is absent.
-        needles.extend(LOOSE + w for w in words if len(w) > 1)
+            # The words of a loosely matched multi-word query; highlighted only where the whole is absent.
+            needles.extend(LOOSE + w for w in words if len(w) > 1)
+    if (recall or negated) and verbatim is not None:
+        docs = verbatim.docs(norm)
+        if docs and not negated:
+            docs = docs - verbatim.exclude  # only what the words missed: found passages keep their scores
+        if docs:
+            alts.append(DocSet(docs, VERBATIM_BOOST))
+    if not alts:
+        return None, []
     return (alts[0] if len(alts) == 1 else wq.Or(alts)), needles
 
 
@@ -132,7 +204,7 @@ _LATIN_WORD = re.compile(r"[a-z][a-z'’-]*")
 GLOSSARY_BOOST = 1.0
 PINYIN_BOOST = 0.8
 TOPIC_BOOST = 0.5
-SYNONYM_BOOST = 0.4
+SYNONYM_BOOST = 0.3
 DICTIONARY_BOOST = 0.25
 MAX_DICTIONARY_SENSES = 3
 MAX_PINYIN_WORDS = 3
@@ -151,14 +223,18 @@ class Compiler:
     recorded in ``expansions``.
     """
 
-    def __init__(self, searcher, *, expand: bool = True, relax: bool = False, pinyin_map=None):
+    def __init__(self, searcher, *, expand: bool = True, relax: bool = False, pinyin_map=None,
+                 verbatim: Verbatim | None = None, recall: bool = False):
         self.searcher = searcher
         self.expand = expand
         self.relax = relax
         self.pinyin_map = pinyin_map
+        self.verbatim = verbatim
+        self.recall = recall
         self.needles: list[str] = []
         self.expansions: list[Expansion] = []
         self.untranslated: list[str] = []
+        self.adjacent: list[str] = []
         self.word_count = 0
 
     # -- helpers ---------------------------------------------------------
@@ -166,9 +242,14 @@ class Compiler:
         return self.searcher.doc_frequency("text", term)
 
     def _zh_alternatives(self, source: str, terms, origin: str, boost: float) -> list:
+        # A term that contains another term (or the query word) adds nothing to recall and
+        # would count the shorter one twice: 农村集体建设用地 beside 集体建设用地.
+        norm = [normalize(t) for t in terms]
+        base = normalize(source).strip()
+        terms = [t for t, n in zip(terms, norm) if base not in n and not any(o != n and o in n for o in norm)]
         out = []
         for t in terms:
-            wqry, nd = text_query(t, phrase=False)
+            wqry, nd = text_query(t, phrase=False, verbatim=self.verbatim, recall=self.recall)
             if wqry is None:
                 continue
             self.expansions.append(Expansion(source, t, origin))
@@ -177,12 +258,12 @@ class Compiler:
         return out
 
     def _english_literal(self, phrase: str):
-        wqry, nd = text_query(phrase, phrase=True)
+        wqry, nd = text_query(phrase, phrase=False, verbatim=self.verbatim, recall=self.recall)
         self.needles.extend(nd)
         return wqry
 
     def _pinyin_query(self, source: str, syllables: tuple[str, ...]):
-        """A Sequence of index words whose pinyin spells ``syllables`` (fewest words first)."""
+        """Index words whose pinyin spells ``syllables`` (fewest words first; several stand together)."""
         pm = self.pinyin_map
         if pm is None or not syllables:
             return None
@@ -201,16 +282,22 @@ class Compiler:
                     best[j] = cand
         if best[n] is None:
             return None
-        slots = []
-        for words in best[n]:
-            words = sorted(words, key=self._df, reverse=True)[:MAX_PINYIN_WORDS]
-            for w in words:
-                self.expansions.append(Expansion(source, w, "pinyin"))
-                self.needles.append(w)
-            slots.append(wq.Or([wq.Term("text", w) for w in words]) if len(words) > 1 else wq.Term("text", words[0]))
-        if len(slots) == 1:
-            return _boosted(slots[0], PINYIN_BOOST)
-        return _boosted(wq.Sequence(slots), PINYIN_BOOST)
+        import itertools
+
+        slots = [sorted(words, key=self._df, reverse=True)[:MAX_PINYIN_WORDS] for words in best[n]]
+        alts = []
+        for combo in itertools.islice(itertools.product(*slots), 27):
+            spelled = "".join(combo)
+            # Several words (李 + 春雷): they must stand together, verbatim.
+            wqry, nd = text_query(spelled, phrase=len(combo) > 1, verbatim=self.verbatim)
+            if wqry is None:
+                continue
+            self.expansions.append(Expansion(source, spelled, "pinyin"))
+            self.needles.extend(nd)
+            alts.append(wqry)
+        if not alts:
+            return None
+        return _boosted(alts[0] if len(alts) == 1 else wq.Or(alts), PINYIN_BOOST)
 
     def _dictionary(self, word: str) -> list[str]:
         from .lexicon import cedict_lookup
@@ -285,12 +372,15 @@ class Compiler:
 
     # -- tree walk ---------------------------------------------------------
     def text(self, n: q.Text, positive: bool):
-        wqry, nd = text_query(n.value, phrase=n.phrase)
+        wqry, nd = text_query(n.value, phrase=n.phrase, verbatim=self.verbatim, recall=self.recall,
+                              negated=not positive)
         if wqry is None:
             return None
         self.word_count += 1
         if positive:
             self.needles.extend(nd)
+            if not n.phrase and len(query_words(n.value)) > 1:
+                self.adjacent.append(normalize(n.value).strip())
         if not self.expand or n.phrase or not positive:
             return wqry
         from .lexicon import synonyms
@@ -374,7 +464,8 @@ class Compiler:
             if (e.query, e.term) not in seen:
                 seen.add((e.query, e.term))
                 exps.append(e)
-        return Compiled(compiled, [n for n in dict.fromkeys(self.needles) if n], exps, list(self.untranslated))
+        return Compiled(compiled, [n for n in dict.fromkeys(self.needles) if n], exps, list(self.untranslated),
+                        list(dict.fromkeys(self.adjacent)))
 
 
 _IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man", "lives": "life"}
@@ -402,13 +493,31 @@ def _english_sense(word: str) -> bool:
 
 
 def _boosted(qry, boost: float):
-    qry.boost = getattr(qry, "boost", 1.0) * boost
+    """Scale a query's scores by ``boost``.
+
+    The factor goes onto the leaves: Whoosh drops the boost of a compound
+    query when normalising it to its only child.
+    """
+    if boost == 1.0 or qry is None:
+        return qry
+    if isinstance(qry, wq.Not):
+        return qry
+    if hasattr(qry, "subqueries"):
+        for child in qry.subqueries:
+            _boosted(child, boost)
+    elif hasattr(qry, "a") and hasattr(qry, "b"):  # AndMaybe and friends
+        _boosted(qry.a, boost)
+        _boosted(qry.b, boost)
+    else:
+        qry.boost = qry.boost * boost
     return qry
 
 
-def compile_query(searcher, node: q.Node, *, expand: bool = True, relax: bool = False, pinyin_map=None) -> Compiled:
+def compile_query(searcher, node: q.Node, *, expand: bool = True, relax: bool = False, pinyin_map=None,
+                  verbatim: Verbatim | None = None, recall: bool = False) -> Compiled:
     """Translate the parsed tree; raises ``QueryError`` when nothing in it can be searched."""
-    return Compiler(searcher, expand=expand, relax=relax, pinyin_map=pinyin_map).compile(node)
+    return Compiler(searcher, expand=expand, relax=relax, pinyin_map=pinyin_map, verbatim=verbatim,
+                    recall=recall).compile(node)
 
 
 def date_filter(since: str | None, until: str | None):
@@ -525,20 +634,25 @@ def _cut_end(text: str, lo: int, width: int) -> int:
     return k + 1 if k > lo + width // 2 else hi
 
 
-def make_hit(stored: dict[str, Any], score: float, needles: list[str], context: tuple[Hit, ...] = ()) -> Hit:
-    text = stored.get("text", "")
+def passage_text(stored: dict[str, Any]) -> str:
+    """The original text of a passage from its stored fields."""
+    body = stored.get("body")
+    return zlib.decompress(body).decode("utf-8") if body else ""
+
+
+def make_hit(stored: dict[str, Any], doc: dict[str, Any], score: float, needles: list[str],
+             context: tuple[Hit, ...] = ()) -> Hit:
+    """A ``Hit`` from a passage's stored fields and its document's record."""
+    text = passage_text(stored)
     spans = highlight_spans(text, needles) if needles else []
     span = stored.get("span") or (0, len(text))
-    meta = stored.get("meta")
-    if isinstance(meta, str):
-        meta = json.loads(meta)
     topics = tuple(t for t in (stored.get("topics") or "").split(",") if t)
     return Hit(
         id=stored["id"],
         doc_id=stored.get("doc_id", ""),
-        title=stored.get("title", ""),
-        date=stored.get("date", ""),
-        source=stored.get("source", ""),
+        title=doc.get("title", ""),
+        date=doc.get("date", ""),
+        source=doc.get("source", ""),
         paragraph=int(stored.get("paragraph", 0)),
         section=stored.get("section", ""),
         text=text,
@@ -547,10 +661,10 @@ def make_hit(stored: dict[str, Any], score: float, needles: list[str], context: 
         highlights=tuple(spans),
         start=int(span[0]),
         end=int(span[1]),
-        path=stored.get("path", ""),
+        path=doc.get("path", ""),
         topics=topics,
         context=context,
-        metadata=meta or {},
+        metadata=doc.get("metadata") or {},
     )
 
 
@@ -570,25 +684,54 @@ def _collect(searcher, query, limit: int, filter_query):
 
 
 def run_search(searcher, node: q.Node, *, limit: int, filter_query=None, expand: bool = True,
-               pinyin_map=None) -> tuple[int, list[tuple[dict, float]], Compiled]:
+               pinyin_map=None, verbatim: Verbatim | None = None) -> tuple[int, list[tuple[dict, float]], Compiled]:
     """Execute a parsed query; returns (total, [(stored fields, score)], compiled).
 
-    When every word is required and nothing matches, an expanded query is
-    retried with any-word semantics, so a topic the index covers always
-    returns passages.
+    When the word index finds fewer passages than ``limit``, the query runs
+    again with verbatim recall, so strings the segmenter split differently
+    are found too (they rank after whole-word matches). When every word is
+    required and nothing matches, an expanded query is retried with any-word
+    semantics, so a topic the index covers always returns passages.
     """
-    compiled = compile_query(searcher, node, expand=expand, pinyin_map=pinyin_map)
-    results = _collect(searcher, compiled.query, limit, filter_query)
-    total = len(results)
-    if total == 0 and expand and compiled.expansions:
-        relaxed = compile_query(searcher, node, expand=expand, relax=True, pinyin_map=pinyin_map)
-        results = _collect(searcher, relaxed.query, limit, filter_query)
-        if len(results):
-            compiled, total = relaxed, len(results)
-    return total, [(dict(r.fields()), r.score) for r in results], compiled
+    window = max(limit, RERANK_WINDOW)
+
+    def attempt(relax: bool, recall: bool):
+        compiled = compile_query(searcher, node, expand=expand, relax=relax, pinyin_map=pinyin_map,
+                                 verbatim=verbatim, recall=recall)
+        return compiled, _collect(searcher, compiled.query, window, filter_query)
+
+    compiled, results = attempt(False, False)
+    can_recall = verbatim is not None and verbatim.available
+    if len(results) < limit and can_recall:
+        verbatim.exclude = frozenset(results.docs())
+        compiled, results = attempt(False, True)
+    if len(results) == 0 and expand and compiled.expansions:
+        relaxed, more = attempt(True, can_recall)
+        if len(more):
+            compiled, results = relaxed, more
+    rows = _rerank([(dict(r.fields()), r.score) for r in results], compiled.adjacent)
+    return len(results), rows[:limit], compiled
 
 
-def suggest(searcher, query: str, node: q.Node, compiled: Compiled, pinyin_map=None) -> str:
+def _rerank(rows: list[tuple[dict, float]], adjacent: list[str]) -> list[tuple[dict, float]]:
+    """Within the top window, passages that hold a multi-word query word verbatim rank higher.
+
+    (The index keeps no word positions; this restores phrase-proximity
+    ranking where it matters, for the passages that can be shown.)
+    """
+    if not adjacent or not rows:
+        return rows
+    out = []
+    for stored, score in rows:
+        norm = normalize(passage_text(stored))
+        bonus = sum(ADJACENT_BONUS for a in adjacent if a in norm)
+        out.append((stored, score + bonus))
+    out.sort(key=lambda r: -r[1])
+    return out
+
+
+def suggest(searcher, query: str, node: q.Node, compiled: Compiled, pinyin_map=None,
+            verbatim: Verbatim | None = None) -> str:
     """A corrected query string built from the index's own vocabulary, or "".
 
     English words that could not be translated are matched against the
@@ -608,7 +751,7 @@ def suggest(searcher, query: str, node: q.Node, compiled: Compiled, pinyin_map=N
         value = n.value.strip()
         if n.value in fixes or not any("\u4e00" <= c <= "\u9fff" for c in value):
             continue
-        wqry, _ = text_query(value, phrase=n.phrase)
+        wqry, _ = text_query(value, phrase=n.phrase, verbatim=verbatim, recall=True)
         if wqry is None or len(searcher.search(wqry, limit=1, terms=False)):
             continue
         fix = _correct_chinese(searcher, normalize(value), pinyin_map)

@@ -6,7 +6,7 @@ import pytest
 from whoosh import fields, query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from kb.analysis import GramTokenizer, WordTokenizer, gram_terms, normalize, query_words, word_tokens
+from kb.analysis import WordTokenizer, normalize, query_words, word_tokens
 
 MIXED = "　　２０２４年，國務院推進戶籍制度改革，常住人口城鎮化率達到61.51%，G20峰會在杭州舉行。ＡＰＰ下載量增長"
 POLICY = "深化人地钱挂钩改革，保障农村宅基地权益，稳妥推进集体经营性建设用地入市。"
@@ -155,9 +155,3 @@ def test_word_tokenizer_positions_drive_whoosh_phrases():
         assert [h["id"] for h in hits] == ["adjacent"]
         hits = s.search(wq.Term("body", "服务业"))
         assert sorted(h["id"] for h in hits) == ["adjacent", "apart"]
-
-
-def test_gram_tokenizer_positions_are_consecutive():
-    toks = [(t.text, t.pos) for t in GramTokenizer()("户籍制度 改革", positions=True)]
-    assert toks == [("户籍", 0), ("籍制", 1), ("制度", 2), ("度", 3), ("改革", 4), ("革", 5)]
-    assert gram_terms("戶籍") == [["户籍", "籍"]]

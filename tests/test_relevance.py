@@ -92,7 +92,8 @@ RELEVANCE = [
     ("household registration system", {"news-english#1"}, 3),
     # Mixed
     ("户籍 reform", {S + "6", "trad#1"}, 1),
-    ("rural 宅基地", {S + "10"}, 1),
+    ("rural 宅基地", {S + "10", "land-law#1"}, 1),
+    ("rural 宅基地", {S + "10"}, 2),
     # Pinyin
     ("huji", {S + "6"}, 3),
     ("zhaijidi", {S + "10"}, 3),
