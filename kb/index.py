@@ -47,18 +47,16 @@ def make_schema() -> fields.Schema:
     """The index schema. Bump FORMAT_VERSION whenever it or the analysis changes.
 
     Two kinds of records share it. A passage has ``id`` and the searchable
-    fields; its document's title is indexed with it (for BM25F) but stored
-    only once, in the document's record, which has ``docrec`` and the
-    document's metadata. Word fields keep frequencies, not positions: exact
-    phrases are checked against the verbatim text in ``recall.bin``.
+    fields. A document's record has ``docrec``, its title (indexed once, not
+    with every passage) and its metadata. Word fields keep frequencies, not
+    positions: exact phrases are checked against the verbatim text in
+    ``recall.bin``.
     """
     words = WordTokenizer()
     return fields.Schema(
         # passages
         id=fields.ID(stored=True, unique=True),
         doc_id=fields.ID(stored=True),
-        title=fields.TEXT(analyzer=words, phrase=False, field_boost=2.0),
-        title_key=fields.ID(),
         section=fields.TEXT(analyzer=words, phrase=False, stored=True, field_boost=1.5),
         section_key=fields.ID(),
         text=fields.TEXT(analyzer=words, phrase=False),
@@ -74,6 +72,8 @@ def make_schema() -> fields.Schema:
         topics=fields.KEYWORD(stored=True, commas=True, lowercase=True),
         # documents
         docrec=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=words, phrase=False),
+        title_key=fields.ID(),
         doc=fields.STORED(),  # {"title", "date", "source", "editor", "path", "metadata"}
     )
 

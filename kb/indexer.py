@@ -59,6 +59,8 @@ def doc_fields(doc: Document) -> dict:
     """The Whoosh fields of a document's own record (its metadata, stored once)."""
     return {
         "docrec": doc.id,
+        "title": doc.title,
+        "title_key": normalize(doc.title),
         "doc": {
             "title": doc.title,
             "date": doc.date,
@@ -75,8 +77,6 @@ def passage_fields(doc: Document, p: Passage, topics: Iterable[str] = (), prev: 
     f = {
         "id": p.id,
         "doc_id": doc.id,
-        "title": doc.title,
-        "title_key": normalize(doc.title),
         "section": p.section,
         "section_key": normalize(p.section),
         "text": p.text,

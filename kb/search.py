@@ -49,6 +49,7 @@ SNIPPET_CHARS = 160
 VERBATIM_CAP = 20_000
 RERANK_WINDOW = 100
 ADJACENT_BONUS = 2.0
+TITLE_BOOST = 0.7  # per query word found in the document's title (times EXACT_BOOST)
 
 
 @dataclass
@@ -102,14 +103,29 @@ class Verbatim:
         self.recall = recall_file
         self.exclude: frozenset[int] = frozenset()  # passages the word index already found
         self._cache: dict[str, frozenset[int] | None] = {}
+        self._titles: dict[tuple[str, ...], DocSet | None] = {}
 
     @property
     def available(self) -> bool:
+        """True when the recall file can be scanned."""
         return self.recall is not None and self.recall.available
+
+    def title_docs(self, words: list[str]) -> DocSet | None:
+        """The passages of documents whose title has all ``words``, scored as a title match."""
+        key = tuple(words)
+        if key not in self._titles:
+            s = self.searcher
+            records = s.docs_for_query(_all_words("title", words))
+            doc_ids = [s.stored_fields(n).get("docrec") for n in records]
+            q = wq.Or([wq.Term("doc_id", d) for d in doc_ids if d])
+            nums = frozenset(s.docs_for_query(q)) if doc_ids else frozenset()
+            self._titles[key] = DocSet(nums, TITLE_BOOST) if nums else None
+        found = self._titles[key]
+        return None if found is None else DocSet(found.docnums, found.boost)
 
     def docs(self, needle: str) -> frozenset[int] | None:
         """Document numbers, or None when unavailable or too common to list."""
-        if not self.available or not needle:
+        if self.recall is None or not self.recall.available or not needle:
             return None
         if needle not in self._cache:
             ids = self.recall.find(needle, cap=VERBATIM_CAP)
@@ -144,7 +160,7 @@ def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
         return None, []
     needles = [norm] if norm else []
     if phrase:
-        exact = wq.Or([_all_words(f, words) for f in ("text", "section", "title")]) if words else None
+        exact = wq.Or([_all_words(f, words) for f in ("text", "section")]) if words else None
         docs = verbatim.docs(norm) if verbatim is not None else None
         if docs is None:
             if exact is None:
@@ -155,9 +171,13 @@ def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
         return (found if exact is None else wq.AndMaybe(found, exact)), needles
     alts = []
     if words:
-        alts.append(_boosted(wq.Or([_all_words(f, words) for f in ("text", "section", "title")]), EXACT_BOOST))
+        exact = [_all_words(f, words) for f in ("text", "section")]
+        title = verbatim.title_docs(words) if verbatim is not None else None
+        if title is not None:
+            exact.append(title)
+        alts.append(_boosted(wq.Or(exact), EXACT_BOOST))
         if len(words) > 1:
-            loose = _boosted(wq.And([wq.Or([wq.Term(f, w) for f in ("text", "section", "title")]) for w in words]), LOOSE_BOOST)
+            loose = _boosted(wq.And([wq.Or([wq.Term(f, w) for f in ("text", "section")]) for w in words]), LOOSE_BOOST)
             alts.append(loose)
             # The words of a loosely matched multi-word query; highlighted only where the whole is absent.
             needles.extend(LOOSE + w for w in words if len(w) > 1)
@@ -188,9 +208,12 @@ def _filter_query(searcher, node: q.Filter):
         terms = _substring_terms(searcher, "section_key", node.value)
         return wq.Or([wq.Term("section_key", t) for t in terms]) if terms else wq.NullQuery
     if node.field == "doc":
-        alts = [wq.Term("doc_id", node.value.strip())]
-        alts += [wq.Term("title_key", t) for t in _substring_terms(searcher, "title_key", node.value)]
-        return wq.Or(alts)
+        doc_ids = {node.value.strip()}
+        titles = [wq.Term("title_key", t) for t in _substring_terms(searcher, "title_key", node.value)]
+        if titles:
+            for n in searcher.docs_for_query(wq.Or(titles)):
+                doc_ids.add(searcher.stored_fields(n).get("docrec", ""))
+        return wq.Or([wq.Term("doc_id", d) for d in sorted(doc_ids) if d])
     if node.field == "topic":
         from .lexicon import topic_by_slug
 
