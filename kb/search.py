@@ -137,6 +137,23 @@ class Verbatim:
         return self._cache[needle]
 
 
+_PLAIN = re.compile(r"[0-9a-z]+(?: [0-9a-z]+)*")
+
+
+def _words(value: str, searcher=None) -> list[str]:
+    """The words of a query word, without loading the segmenter when the index already knows them.
+
+    A string that is itself a term of the index is one word (户籍, 城乡融合发展);
+    plain Latin words and numbers split at spaces. Anything else is segmented.
+    """
+    norm = normalize(value).strip()
+    if searcher is not None and norm and " " not in norm and searcher.doc_frequency("text", norm) > 0:
+        return [norm]
+    if _PLAIN.fullmatch(norm):
+        return norm.split(" ")
+    return query_words(value)
+
+
 def _all_words(fieldname: str, words: list[str]):
     if len(words) == 1:
         return wq.Term(fieldname, words[0])
@@ -154,7 +171,7 @@ def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
     always includes its verbatim matches, so NOT excludes every passage that
     contains it.
     """
-    words = query_words(value)
+    words = _words(value, verbatim.searcher if verbatim is not None else None)
     norm = normalize(value).strip()
     if not words and not norm:
         return None, []
@@ -402,7 +419,7 @@ class Compiler:
         self.word_count += 1
         if positive:
             self.needles.extend(nd)
-            if not n.phrase and len(query_words(n.value)) > 1:
+            if not n.phrase and len(_words(n.value, self.searcher)) > 1:
                 self.adjacent.append(normalize(n.value).strip())
         if not self.expand or n.phrase or not positive:
             return wqry
