@@ -21,7 +21,7 @@ from . import lexicon, recall
 from .lexicon import LazyPinyinMap
 from .models import Hit, IndexSummary, Stats, TopicCount
 from .recall import RecallFile
-from .search import Verbatim, date_filter, make_hit, new_weighting, run_search, suggest
+from .search import Verbatim, date_docs, date_filter, make_hit, new_weighting, run_search, suggest
 
 __all__ = ["KnowledgeBase", "SearchResult", "default_index_path"]
 
@@ -94,6 +94,8 @@ class KnowledgeBase:
         self._ix = None
         self._gen = None
         self._recall = None
+        self._local = threading.local()
+        self._searchers: list = []
 
     # -- lifecycle ---------------------------------------------------------
     def exists(self) -> bool:
@@ -111,6 +113,30 @@ class KnowledgeBase:
                 self._gen = gen
                 self._recall = None
             return self._ix
+
+    def _searcher(self):
+        """This thread's searcher, kept open across searches and refreshed when the index changes.
+
+        Opening a searcher reads every segment's tables (about 50 ms on the
+        full corpus), so it is paid once, not per search.
+        """
+        ix = self._index()
+        cached = getattr(self._local, "searcher", None)
+        if cached is not None and cached[0] is ix:
+            s = cached[1]
+            if s.up_to_date():
+                return s
+            fresh = ix.searcher(weighting=new_weighting())
+            with self._lock:
+                if s in self._searchers:
+                    self._searchers.remove(s)
+            s.close()  # only this thread used it
+        else:
+            fresh = ix.searcher(weighting=new_weighting())
+        with self._lock:
+            self._searchers.append(fresh)
+        self._local.searcher = (ix, fresh)
+        return fresh
 
     def _recall_file(self) -> RecallFile:
         """The generation's verbatim-recall file, mapped on first use (reopened after an update)."""
@@ -134,6 +160,10 @@ class KnowledgeBase:
             if self._recall is not None:
                 self._recall[1].close()
                 self._recall = None
+            for searcher in self._searchers:
+                searcher.close()
+            self._searchers.clear()
+            self._local = threading.local()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -186,11 +216,12 @@ class KnowledgeBase:
         if extra:
             node = q.And((node, *extra))
         filt = date_filter(since, until)
-        ix = self._index()
-        pinyin = LazyPinyinMap(self._gen)
-        with whoosh_errors(self.path), ix.searcher(weighting=new_weighting()) as s:
+        with whoosh_errors(self.path):
+            s = self._searcher()
+            pinyin = LazyPinyinMap(self._gen)
             verbatim = Verbatim(s, self._recall_file())
-            total, rows, compiled = run_search(s, node, limit=limit, filter_query=filt, expand=expand,
+            allowed = date_docs(s, filt) if filt else None
+            total, rows, compiled = run_search(s, node, limit=limit, filter_query=allowed, expand=expand,
                                                pinyin_map=pinyin, verbatim=verbatim)
             suggestion = ""
             if expand and (total == 0 or compiled.untranslated):
@@ -210,8 +241,8 @@ class KnowledgeBase:
 
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
-        ix = self._index()
-        with whoosh_errors(self.path), ix.searcher() as s:
+        with whoosh_errors(self.path):
+            s = self._searcher()
             return tuple(
                 TopicCount(t.slug, t.en, t.zh, s.doc_frequency("topics", t.slug)) for t in lexicon.topics()
             )
@@ -234,8 +265,8 @@ class KnowledgeBase:
 
     def get(self, passage_id: str, *, context: int = 0) -> Hit:
         """The passage with this id (and ``context`` neighbours on each side)."""
-        ix = self._index()
-        with whoosh_errors(self.path), ix.searcher() as s:
+        with whoosh_errors(self.path):
+            s = self._searcher()
             stored = s.document(id=passage_id) if passage_id else None
             if stored is None:
                 raise PassageNotFoundError(
