@@ -775,7 +775,9 @@ def _collect(searcher, query, limit: int, filter_query):
     from whoosh import collectors
 
     col = collectors.TopCollector(limit=limit, usequality=False, replace=0)
-    if filter_query is not None:
+    if filter_query is not None and not filter_query:
+        query = wq.NullQuery  # nothing is allowed (Whoosh reads an empty filter as no filter)
+    elif filter_query is not None:
         col = collectors.FilterCollector(col, allow=filter_query)  # a set of document numbers
     searcher.search_with_collector(query, col)
     return col.results()
