@@ -2,18 +2,20 @@
 
 Run from the repository root, in the project's virtualenv::
 
-    python benchmarks/bench.py                  # full corpus (~10 minutes on 2 cores)
-    python benchmarks/bench.py --quick          # small subset, for development (~2 minutes)
+    python benchmarks/bench.py                  # full corpus (5-10 minutes on 2 cores)
+    python benchmarks/bench.py --quick          # small subset, for development (about 1 minute)
     python benchmarks/bench.py --skip-baseline  # kb figures only
     python benchmarks/bench.py --corpus ../shared/corpus --out /tmp/results
 
 The corpus defaults to ``shared/corpus`` beside the repository. It is copied
 to a scratch directory first (``--workdir``, default a new temporary
 directory, deleted afterwards unless ``--keep``), so the shared corpus is
-never written to. Results are printed as tables and written as JSON to
-``<out>/latest.json`` (default ``benchmarks/results/latest.json``,
-git-ignored). The baseline needs ``jieba`` and ``psutil`` (``pip install -e
-'.[bench]'``).
+never written to. The ``kb`` package is snapshotted into the same directory
+at the start and every process of the run imports that copy (via
+``PYTHONPATH``), so edits to ``kb/`` during a run cannot mix two versions.
+Results are printed as tables and written as JSON to ``<out>/latest.json``
+(default ``benchmarks/results/latest.json``, git-ignored). Needs ``psutil``,
+and ``jieba`` for the baseline (``pip install -e '.[bench]'``).
 
 What each figure means
 ----------------------
@@ -33,10 +35,12 @@ index wall time, chars/s
 index size
     Bytes of every file under the index directory after the run.
 peak RSS
-    ``ru_maxrss`` of the indexing process from ``os.wait4`` (the kernel's
-    exact high-water mark of that process). The psutil-polled peak of the
-    whole process tree (sum of RSS, sampled every 50 ms) is recorded too, and
-    the larger of the two is reported, so worker processes would be counted.
+    Two figures for the indexing process. "largest process": ``ru_maxrss``
+    from ``os.wait4``, the kernel's exact high-water mark of the child (or of
+    its largest waited-for worker). "process tree": the peak of the summed
+    RSS of the child and all its descendants, polled with psutil every 50 ms
+    (may miss a short spike; counts shared pages once per process). With
+    worker processes the tree figure is the memory the run really needs.
 warm query latency p50/p95/p99
     One process keeps a ``KnowledgeBase`` open and runs every query of
     ``benchmarks/queries.txt`` with limit 10 (snippets and highlights are
@@ -77,9 +81,9 @@ import json
 import math
 import os
 import platform
-import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -163,8 +167,13 @@ def load_queries(path: Path) -> list[Query]:
 
 
 def copy_corpus(src: Path, dst: Path, subset: tuple[str, ...] | None) -> None:
-    """Copy the corpus (or a subset of it) to ``dst`` as writable files."""
-    items = [src / s for s in subset] if subset else [src / p.name for p in sorted(src.iterdir())]
+    """Copy the corpus's data folders (or the ``subset``) to ``dst`` as writable files.
+
+    Top-level files (SOURCES.md) describe the corpus and are not part of it:
+    ``kb index`` would index SOURCES.md as one more document.
+    """
+    items = [src / s for s in subset] if subset else sorted(p for p in src.iterdir()
+                                                            if p.is_dir() and not p.name.startswith("."))
     for item in items:
         if not item.exists():
             sys.exit(f"{item} is missing from the corpus.")
@@ -239,6 +248,7 @@ class ChildRun:
     maxrss_bytes: int  # ru_maxrss of the child (os.wait4)
     polled_peak_bytes: int  # psutil: peak of the summed RSS of the child's process tree
     cpu_s: float
+    other_cpu_s: float = 0.0  # CPU time the rest of the machine used meanwhile (contention)
 
     @property
     def peak_rss_bytes(self) -> int:
@@ -290,6 +300,7 @@ def run_child(cmd: list[str], *, workdir: Path, timeout: float, poll: bool = Tru
                     pass
             peak[0] = max(peak[0], rss)
 
+    busy0 = _busy_cpu_s()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
@@ -301,12 +312,17 @@ def run_child(cmd: list[str], *, workdir: Path, timeout: float, poll: bool = Tru
         try:
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t0
+        except BaseException:  # interrupted: do not leave the child running
+            proc.kill()
+            proc.wait()
+            raise
         finally:
             killer.cancel()
             done.set()
             if sampler:
                 sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
     return ChildRun(
         cmd=[str(c) for c in cmd],
         wall_s=wall,
@@ -315,8 +331,17 @@ def run_child(cmd: list[str], *, workdir: Path, timeout: float, poll: bool = Tru
         stderr=err_path.read_text("utf-8", errors="replace"),
         maxrss_bytes=usage.ru_maxrss * 1024,  # kilobytes on Linux
         polled_peak_bytes=peak[0],
-        cpu_s=usage.ru_utime + usage.ru_stime,
+        cpu_s=cpu,
+        other_cpu_s=max(0.0, _busy_cpu_s() - busy0 - cpu),
     )
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds all CPUs of the machine have spent busy since boot."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
 def role_cmd(role: str, **args: Any) -> list[str]:
@@ -498,7 +523,6 @@ CHILD_ROLES = {"kb-warm": child_kb_warm, "base-index": child_base_index, "base-w
 
 
 def child_main(role: str, args_json: str) -> None:
-    sys.path.insert(0, str(REPO))
     result = CHILD_ROLES[role](json.loads(args_json))
     print(json.dumps(result, ensure_ascii=False))
 
@@ -515,6 +539,7 @@ class Bench:
         self.queries = queries
         self.quick = quick
         self.problems: list[str] = []
+        self.notes: list[str] = []
         self.copy = work / "corpus"
         self.kb_index = work / "kb-index"
         self.base_index = work / "baseline-index"
@@ -530,7 +555,15 @@ class Bench:
         run = run_child(cmd, workdir=self.work, timeout=timeout, **kw)
         if run.returncode != 0:
             self.problem(run.failure())
+        if run.wall_s > 5 and run.other_cpu_s > 0.1 * run.wall_s:
+            what = shlex.join(c if len(c) < 60 else c[:57] + "..." for c in run.cmd[1:])
+            self.note(f"other processes used {run.other_cpu_s:.1f} CPU-s during the {run.wall_s:.1f} s of "
+                      f"`{what}`; its timing may be inflated")
         return run
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"  note: {text}", flush=True)
 
     # -- phases --
     def prepare(self) -> dict[str, Any]:
@@ -558,6 +591,7 @@ class Bench:
             "wall_s": run.wall_s,
             "reported_s": summary.get("seconds"),
             "cpu_s": run.cpu_s,
+            "other_cpu_s": run.other_cpu_s,
             "chars_per_s": counts["characters"] / run.wall_s,
             "index_bytes": dir_size(self.kb_index),
             "peak_rss_bytes": run.peak_rss_bytes,
@@ -567,7 +601,7 @@ class Bench:
             "passages": summary.get("total_passages"),
         }
         self.log(f"  {r['wall_s']:.1f} s, {r['chars_per_s']:,.0f} chars/s, {r['index_bytes'] / MB:.1f} MB, "
-                 f"peak RSS {r['peak_rss_bytes'] / MB:.0f} MB")
+                 f"peak RSS {r['maxrss_bytes'] / MB:.0f} MB largest process, {r['polled_peak_bytes'] / MB:.0f} MB tree")
         return r
 
     def warm(self, role: str, index: Path, queries: list[Query], name: str) -> dict[str, Any]:
@@ -657,6 +691,7 @@ class Bench:
         r = {
             "wall_s": run.wall_s,
             "cpu_s": run.cpu_s,
+            "other_cpu_s": run.other_cpu_s,
             "chars_per_s": counts["characters"] / run.wall_s,
             "index_bytes": dir_size(self.base_index),
             "peak_rss_bytes": run.peak_rss_bytes,
@@ -666,7 +701,7 @@ class Bench:
             "passages": data.get("passages"),
         }
         self.log(f"  {r['wall_s']:.1f} s, {r['chars_per_s']:,.0f} chars/s, {r['index_bytes'] / MB:.1f} MB, "
-                 f"peak RSS {r['peak_rss_bytes'] / MB:.0f} MB")
+                 f"peak RSS {r['maxrss_bytes'] / MB:.0f} MB largest process, {r['polled_peak_bytes'] / MB:.0f} MB tree")
         return r
 
 
@@ -687,7 +722,8 @@ def ratios(res: dict) -> dict[str, float | None]:
         "index_wall": _ratio(kb["index"]["wall_s"], base["index"]["wall_s"]),
         "index_chars_per_s": _ratio(kb["index"]["chars_per_s"], base["index"]["chars_per_s"]),
         "index_size": _ratio(kb["index"]["index_bytes"], base["index"]["index_bytes"]),
-        "index_peak_rss": _ratio(kb["index"]["peak_rss_bytes"], base["index"]["peak_rss_bytes"]),
+        "index_maxrss": _ratio(kb["index"]["maxrss_bytes"], base["index"]["maxrss_bytes"]),
+        "index_tree_rss": _ratio(kb["index"]["polled_peak_bytes"], base["index"]["polled_peak_bytes"]),
     }
     for p in ("p50", "p95", "p99"):
         out[f"warm_{p}_zh"] = _ratio(kb["warm"]["zh"][f"{p}_ms"], base["warm"]["zh"][f"{p}_ms"])
@@ -751,7 +787,10 @@ def query_table(res: dict) -> str:
             _fmt(b.get("total")) if b and not b.get("error") else ("ERROR" if b else ""),
             f"{b['median_ms']:.1f}" if b and not b.get("error") else "",
         ))
-    return _table(rows, ("kind", "query", "kb hits", "kb total", "kb ms", "base total", "base ms"))
+    headers = ("kind", "query", "kb hits", "kb total", "kb ms", "base total", "base ms")
+    if not base:
+        return _table([r[:5] for r in rows], headers[:5])
+    return _table(rows, headers)
 
 
 def summary_table(res: dict) -> str:
@@ -766,9 +805,13 @@ def summary_table(res: dict) -> str:
         ("ingest+chunk only (in-process)", _fmt(c["ingest_chunk_s"], "s"), _fmt(bi.get("phases_s", {}).get("read_chunk_s"), "s"), ""),
         ("index: wall time", _fmt(ki["wall_s"], "s"), _fmt(bi.get("wall_s"), "s"), _fmt(rat.get("index_wall"), "x")),
         ("index: CPU time", _fmt(ki["cpu_s"], "s"), _fmt(bi.get("cpu_s"), "s"), _fmt(_ratio(ki["cpu_s"], bi.get("cpu_s")), "x")),
+        ("index: CPU used by other processes meanwhile", _fmt(ki.get("other_cpu_s"), "s"), _fmt(bi.get("other_cpu_s"), "s"), ""),
         ("index: characters/second", _fmt(ki["chars_per_s"]), _fmt(bi.get("chars_per_s")), _fmt(rat.get("index_chars_per_s"), "x")),
         ("index: size on disk", _fmt(ki["index_bytes"], "MB"), _fmt(bi.get("index_bytes"), "MB"), _fmt(rat.get("index_size"), "x")),
-        ("index: peak RSS (ru_maxrss)", _fmt(ki["peak_rss_bytes"], "MB"), _fmt(bi.get("peak_rss_bytes"), "MB"), _fmt(rat.get("index_peak_rss"), "x")),
+        ("index: peak RSS, largest process (ru_maxrss)", _fmt(ki["maxrss_bytes"], "MB"), _fmt(bi.get("maxrss_bytes"), "MB"),
+         _fmt(rat.get("index_maxrss"), "x")),
+        ("index: peak RSS, process tree (psutil)", _fmt(ki["polled_peak_bytes"], "MB"), _fmt(bi.get("polled_peak_bytes"), "MB"),
+         _fmt(rat.get("index_tree_rss"), "x")),
     ]
     for p in ("p50", "p95", "p99"):
         rows.append((f"warm query {p}, zh queries ({kw['zh']['queries']})", _fmt(kw["zh"][f"{p}_ms"], "ms"),
@@ -782,6 +825,8 @@ def summary_table(res: dict) -> str:
     if inc:
         rows.append(("re-index, nothing changed", _fmt(inc["no_change_s"], "s"), "", ""))
         rows.append(("re-index, one .txt changed", _fmt(inc["one_doc_s"], "s"), "", ""))
+    if not base:
+        return _table([r[:2] for r in rows], ("figure", "kb"))
     return _table(rows, ("figure", "kb", "baseline", "kb/baseline"))
 
 
@@ -790,14 +835,19 @@ def print_report(res: dict) -> None:
     print()
     print(f"kb benchmark — {m['mode']} corpus ({res['corpus']['files']} files, "
           f"{res['corpus']['source_bytes'] / MB:.1f} MB), {m['when']}, kb {m['kb_commit']}"
-          f"{' (dirty)' if m['kb_dirty'] else ''}, Python {m['python']}, {m['cpus']} CPUs")
+          f"{' (dirty)' if m['kb_dirty'] else ''} (source {m['kb_source_sha1']}), "
+          f"Python {m['python']}, {m['cpus']} CPUs")
+    if m.get("kb_tree_changed_during_run"):
+        print("note: kb/ was edited during the run; every figure is from the snapshot taken at the start.")
     print()
     print(query_table(res))
     print()
     print(summary_table(res))
     print()
-    print("peak RSS = ru_maxrss of the child process from os.wait4 (psutil-polled tree peak also in the JSON);")
+    print("peak RSS: ru_maxrss from os.wait4 (largest single process) and psutil-polled sum over the process tree;")
     print("warm = one process, index open, limit 10, snippets/highlights built; cold = new process, wall clock.")
+    for n in res.get("notes", []):
+        print("note: " + n)
     if res["problems"]:
         print()
         print(f"PROBLEMS ({len(res['problems'])}):")
@@ -815,13 +865,25 @@ def _git(*args: str) -> str:
         return ""
 
 
-def kb_source_hash() -> str:
-    """Hash of kb's source and data files, to notice kb being edited during a run."""
+def kb_source_hash(root: Path = REPO) -> str:
+    """Hash of the kb package's source and data files under ``root``."""
     h = hashlib.sha1()
-    for p in sorted((REPO / "kb").rglob("*")):
+    pkg = root / "kb"
+    for p in sorted(pkg.rglob("*")):
         if p.is_file() and "__pycache__" not in p.parts:
-            h.update(p.as_posix().encode() + b"\0" + p.read_bytes())
+            h.update(p.relative_to(pkg).as_posix().encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:12]
+
+
+def snapshot_kb(dest: Path) -> None:
+    """Copy the kb package to ``dest/kb`` and make this process and every child import it from there.
+
+    kb is installed editable and may be edited while a run is in progress; the
+    snapshot keeps every phase on the code as it was when the run started.
+    """
+    shutil.copytree(REPO / "kb", dest / "kb", ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(x for x in (str(dest), os.environ.get("PYTHONPATH")) if x)
+    sys.path.insert(0, str(dest))
 
 
 def meta(args, queries) -> dict[str, Any]:
@@ -842,14 +904,14 @@ def meta(args, queries) -> dict[str, Any]:
         "queries": len(queries),
         "kb_commit": _git("rev-parse", "--short", "HEAD"),
         "kb_dirty": bool(_git("status", "--porcelain", "kb")),
-        "kb_source_sha1": kb_source_hash(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "versions": versions,
         "warm_passes": WARM_PASSES,
         "cold_runs": COLD_RUNS,
-        "rss_method": "ru_maxrss from os.wait4 of the child (max with psutil-polled process-tree peak)",
+        "rss_method": "maxrss_bytes: ru_maxrss from os.wait4 of the child; polled_peak_bytes: psutil, summed RSS of "
+                      "the child's process tree sampled every 50 ms; peak_rss_bytes: the larger of the two",
     }
 
 
@@ -865,7 +927,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv=None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)  # so `kill` stops the running child and cleans up too
     args = parse_args(argv)
     args.corpus = args.corpus.resolve()
     if not args.corpus.is_dir():
@@ -885,8 +952,10 @@ def main(argv=None) -> int:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="kb-bench-", dir=args.workdir))
     t_start = time.perf_counter()
+    snapshot_kb(work / "kb-src")
     bench = Bench(args.corpus, work, queries, args.quick)
     res: dict[str, Any] = {"meta": meta(args, queries)}
+    res["meta"]["kb_source_sha1"] = kb_source_hash(work / "kb-src")
     try:
         res["corpus"] = bench.prepare()
         kb: dict[str, Any] = {"index": bench.kb_full_index(res["corpus"])}
@@ -905,10 +974,10 @@ def main(argv=None) -> int:
             print(f"scratch directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    if kb_source_hash() != res["meta"]["kb_source_sha1"]:
-        bench.problem("kb's source files changed during the run; figures may mix two versions of kb")
+    res["meta"]["kb_tree_changed_during_run"] = kb_source_hash() != res["meta"]["kb_source_sha1"]
     res["ratios"] = ratios(res)
     res["problems"] = bench.problems
+    res["notes"] = bench.notes
     res["meta"]["total_s"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / "latest.json"
@@ -922,4 +991,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "_child":
         child_main(sys.argv[2], sys.argv[3])
     else:
-        sys.exit(main())
+        try:
+            sys.exit(main())
+        except KeyboardInterrupt:
+            sys.exit("Interrupted; the scratch directory was removed (unless --keep) and no results were written.")
