@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Iterable
 
 
 from . import query as q
-from .errors import IndexNotFoundError, PassageNotFoundError, QueryError
+from .errors import IndexCorruptError, IndexNotFoundError, PassageNotFoundError, QueryError
 from .index import FORMAT_VERSION, IndexDir, whoosh_errors
 from .indexer import Progress, run_index
 from . import lexicon, recall
@@ -138,18 +139,15 @@ class KnowledgeBase:
         self._local.searcher = (ix, fresh)
         return fresh
 
-    def _recall_file(self) -> RecallFile:
-        """The generation's verbatim-recall file, mapped on first use (reopened after an update)."""
+    def _recall_file(self, searcher) -> RecallFile:
+        """The verbatim-recall file of the generation ``searcher`` reads, mapped on first use."""
+        generation = searcher.reader().generation()
         with self._lock:
-            path = self._gen / recall.FILE
-            try:
-                stamp = path.stat().st_mtime_ns
-            except OSError:
-                stamp = None
-            if self._recall is None or self._recall[0] != stamp:
+            key = (self._gen, generation)
+            if self._recall is None or self._recall[0] != key:
                 if self._recall is not None:
                     self._recall[1].close()
-                self._recall = (stamp, RecallFile(self._gen))
+                self._recall = (key, RecallFile(self._gen, generation))
             return self._recall[1]
 
     def close(self) -> None:
@@ -184,6 +182,27 @@ class KnowledgeBase:
         return summary
 
     # -- reading -----------------------------------------------------------
+    def _reading(self, fn):
+        """Run a read, retrying when a concurrent ``index --rebuild`` switched generations under it."""
+        for attempt in range(3):
+            try:
+                return fn()
+            except (IndexCorruptError, IndexNotFoundError):
+                if attempt == 2 or not self._dir.exists():
+                    raise
+                self._drop_cache()
+                time.sleep(0.05 * (attempt + 1))
+            except RecursionError:
+                raise QueryError("The query is too complex to run; use fewer words or operators.") from None
+        raise AssertionError("unreachable")
+
+    def _drop_cache(self) -> None:
+        with self._lock:
+            self._ix = None
+            self._gen = None
+            self._recall = None
+            self._local = threading.local()
+
     def search(self, query: str, *, limit: int = 10, section: str | None = None, doc: str | None = None,
                topic: str | None = None, since: str | None = None, until: str | None = None,
                context: int = 0, expand: bool = True, correct: bool = False) -> SearchResult:
@@ -216,10 +235,15 @@ class KnowledgeBase:
         if extra:
             node = q.And((node, *extra))
         filt = date_filter(since, until)
+        return self._reading(lambda: self._search(query, node, limit, filt, context, expand, correct,
+                                                  dict(section=section, doc=doc, topic=topic, since=since, until=until)))
+
+    def _search(self, query: str, node, limit: int, filt, context: int, expand: bool, correct: bool,
+                filters: dict) -> SearchResult:
         with whoosh_errors(self.path):
             s = self._searcher()
             pinyin = LazyPinyinMap(self._gen)
-            verbatim = Verbatim(s, self._recall_file())
+            verbatim = Verbatim(s, self._recall_file(s))
             allowed = date_docs(s, filt) if filt else None
             total, rows, compiled = run_search(s, node, limit=limit, filter_query=allowed, expand=expand,
                                                pinyin_map=pinyin, verbatim=verbatim)
@@ -233,14 +257,16 @@ class KnowledgeBase:
                 hits.append(make_hit(stored, docs[stored.get("doc_id", "")], score, compiled.needles, ctx))
         result = SearchResult(hits, query=query, total=total, expanded=tuple(compiled.expansions), suggestion=suggestion)
         if correct and total == 0 and suggestion:
-            fixed = self.search(suggestion, limit=limit, section=section, doc=doc, topic=topic, since=since,
-                                until=until, context=context, expand=expand, correct=False)
+            fixed = self.search(suggestion, limit=limit, context=context, expand=expand, correct=False, **filters)
             return SearchResult(fixed, query=suggestion, total=fixed.total, expanded=fixed.expanded,
                                 suggestion=suggestion, corrected=True)
         return result
 
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
+        return self._reading(self._topics)
+
+    def _topics(self) -> tuple[TopicCount, ...]:
         with whoosh_errors(self.path):
             s = self._searcher()
             return tuple(
@@ -265,6 +291,9 @@ class KnowledgeBase:
 
     def get(self, passage_id: str, *, context: int = 0) -> Hit:
         """The passage with this id (and ``context`` neighbours on each side)."""
+        return self._reading(lambda: self._get(passage_id, context))
+
+    def _get(self, passage_id: str, context: int) -> Hit:
         with whoosh_errors(self.path):
             s = self._searcher()
             stored = s.document(id=passage_id) if passage_id else None
@@ -278,20 +307,22 @@ class KnowledgeBase:
 
     def stats(self) -> Stats:
         """Counts and provenance of the index."""
-        manifest = self._dir.read_manifest()
-        ix = self._index()
-        files = manifest.files
-        documents = sum(len(r.get("docs", ())) for r in files.values())
+        return self._reading(self._stats)
+
+    def _stats(self) -> Stats:
         with whoosh_errors(self.path):
-            passages = ix.doc_count() - documents  # one record per document besides its passages
+            s = self._searcher()
+            manifest = self._dir.read_manifest(self._gen, s.reader().generation())
+            documents = sum(len(r.get("docs", ())) for r in manifest.files.values())
+            passages = s.doc_count() - documents  # one record per document besides its passages
         return Stats(
             documents=documents,
             passages=passages,
-            files=len(files),
+            files=len(manifest.files),
             index_path=str(self.path),
             size_bytes=self._dir.size_bytes(),
             format=FORMAT_VERSION,
-            sources=tuple(sorted(files)),
+            sources=tuple(sorted(manifest.files)),
             last_indexed=manifest.updated,
         )
 

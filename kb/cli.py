@@ -135,7 +135,8 @@ def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json
             bar["bar"].__exit__(None, None, None)
     if as_json:
         d = asdict(summary)
-        d["skipped"] = [{"path": s.path, "reason": s.reason, **({"line": s.line} if s.line else {})} for s in summary.skipped]
+        d["skipped"] = [{"path": s.path, "reason": s.reason, "kind": s.kind, **({"line": s.line} if s.line else {})}
+                        for s in summary.skipped]
         _dump(d)
         return
     for s in summary.skipped:

@@ -4,7 +4,9 @@ Layout of an index directory::
 
     index/
       CURRENT          name of the live generation, replaced atomically
-      gen-000001/      a Whoosh index plus kb.json (format version, file manifest)
+      gen-000001/      a Whoosh index, and for each of its generations G a file
+                       manifest (manifest-G.json) and a recall file (recall-G.bin),
+                       both written before the commit that creates G
       .lock            held by the one process that writes
 
 Readers open the generation named by CURRENT. An incremental run commits into
@@ -37,8 +39,8 @@ from .errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, Index
 
 __all__ = ["FORMAT_VERSION", "make_schema", "IndexDir", "Manifest", "whoosh_errors"]
 
-FORMAT_VERSION = 2
-_META = "kb.json"
+FORMAT_VERSION = 3
+_META = "kb.json"  # in older formats; now manifest-<whoosh generation>.json
 _CURRENT = "CURRENT"
 _LOCK = ".lock"
 
@@ -78,6 +80,21 @@ def make_schema() -> fields.Schema:
     )
 
 
+class ManifestMissing(IndexCorruptError):
+    """The generation has no manifest (written by a run that was killed before it)."""
+
+
+def whoosh_generation(gen: Path) -> int:
+    """The latest Whoosh generation in a generation directory (-1 when there is none)."""
+    best = -1
+    for p in gen.glob("_MAIN_*.toc"):
+        try:
+            best = max(best, int(p.name[6:-4]))
+        except ValueError:
+            pass
+    return best
+
+
 @contextlib.contextmanager
 def whoosh_errors(path: Path) -> Iterator[None]:
     """Re-raise Whoosh's exceptions as kb's own, most specific first."""
@@ -106,6 +123,7 @@ class Manifest:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: str = ""
     updated: str = ""
+    generation: int = -1  # the Whoosh generation this manifest describes
 
     def owner_of(self) -> dict[str, str]:
         owners = {}
@@ -115,7 +133,8 @@ class Manifest:
         return owners
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT_VERSION, "created": self.created, "updated": self.updated, "files": self.files}
+        return {"format": FORMAT_VERSION, "created": self.created, "updated": self.updated,
+                "generation": self.generation, "files": self.files}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -169,12 +188,20 @@ class IndexDir:
             raise IndexCorruptError(f"The index at {self.path} names a missing generation {name!r}; run `kb index --rebuild`.")
         return gen
 
-    def read_manifest(self, gen: Path | None = None) -> Manifest:
+    def read_manifest(self, gen: Path | None = None, generation: int | None = None) -> Manifest:
+        """The file manifest of a Whoosh generation (default: the latest one)."""
         gen = gen or self.current_generation()
+        if generation is None:
+            generation = whoosh_generation(gen)
+        path = gen / f"manifest-{generation}.json"
         try:
-            data = json.loads((gen / _META).read_text("utf-8"))
+            data = json.loads(path.read_text("utf-8"))
         except FileNotFoundError:
-            raise IndexCorruptError(f"The index at {self.path} has no {_META}; run `kb index --rebuild`.") from None
+            if (gen / _META).exists():
+                raise IndexVersionError(
+                    f"The index at {self.path} was written by an older kb; run `kb index --rebuild`."
+                ) from None
+            raise ManifestMissing(f"The index at {self.path} has no {path.name}; run `kb index --rebuild`.") from None
         except (OSError, ValueError) as e:
             raise IndexCorruptError(f"The index at {self.path} has an unreadable {_META} ({e}); run `kb index --rebuild`.") from None
         fmt = data.get("format")
@@ -182,7 +209,8 @@ class IndexDir:
             raise IndexVersionError(
                 f"The index at {self.path} has format {fmt}, this kb reads format {FORMAT_VERSION}; run `kb index --rebuild`."
             )
-        return Manifest(files=data.get("files", {}), created=data.get("created", ""), updated=data.get("updated", ""))
+        return Manifest(files=data.get("files", {}), created=data.get("created", ""), updated=data.get("updated", ""),
+                        generation=int(data.get("generation", -1)))
 
     def open(self, gen: Path | None = None):
         """The live Whoosh index (read side). Retries once if a writer swapped files underneath."""
@@ -246,21 +274,37 @@ class IndexDir:
         FileStorage(str(gen)).create_index(make_schema())
         return gen
 
-    def write_manifest(self, gen: Path, manifest: Manifest) -> None:
-        _write_atomic(gen / _META, json.dumps(manifest.to_json(), ensure_ascii=False))
+    def write_manifest(self, gen: Path, manifest: Manifest, generation: int) -> None:
+        """Write the manifest of Whoosh ``generation`` (before the commit that creates it)."""
+        manifest.generation = generation
+        _write_atomic(gen / f"manifest-{generation}.json", json.dumps(manifest.to_json(), ensure_ascii=False))
 
-    def publish(self, gen: Path) -> None:
-        """Make ``gen`` the live generation and delete the ones it replaces."""
+    def prune_manifests(self, gen: Path, keep) -> None:
+        keep = set(keep)
+        for p in gen.glob("manifest-*.json"):
+            try:
+                if int(p.stem.split("-", 1)[1]) not in keep:
+                    p.unlink()
+            except (ValueError, OSError):
+                pass
+
+    def publish(self, gen: Path, previous: Path | None = None) -> None:
+        """Make ``gen`` the live generation.
+
+        The generation it replaces stays on disk until the next run, so a
+        search that read CURRENT just before the switch can still open it.
+        """
         for p in gen.iterdir():
             if p.is_file():
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
         _fsync_dir(gen)
         _write_atomic(self.path / _CURRENT, gen.name + "\n")
-        self.collect_garbage(keep=gen)
+        self.collect_garbage(keep=(gen, previous))
 
-    def collect_garbage(self, keep: Path) -> None:
-        """Delete generations other than ``keep`` (abandoned or replaced ones)."""
+    def collect_garbage(self, keep) -> None:
+        """Delete generations other than those in ``keep`` (abandoned or replaced ones)."""
+        keep = {k for k in (keep if isinstance(keep, (tuple, list, set)) else (keep,)) if k is not None}
         for p in self.path.glob("gen-*"):
-            if p != keep and p.is_dir():
+            if p not in keep and p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)

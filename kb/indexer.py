@@ -26,7 +26,7 @@ from . import recall
 from .analysis import normalize
 from .chunking import chunk
 from .errors import SourceNotFoundError
-from .index import IndexDir, Manifest, whoosh_errors
+from .index import IndexDir, Manifest, ManifestMissing, whoosh_errors
 from .ingest import SourceFile, discover, read_source
 from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
@@ -99,6 +99,20 @@ def _under(key: str, roots: list[str]) -> bool:
     return any(key == r or key.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _manifest_from_index(ix, old: Manifest) -> Manifest:
+    """A manifest naming, for each source file, the documents the index holds from it.
+
+    Fingerprints are dropped, so every file is read again and compared.
+    """
+    files: dict[str, dict] = {}
+    with ix.reader() as r:
+        for _docnum, stored in r.iter_docs():
+            if "docrec" in stored:
+                path = (stored.get("doc") or {}).get("path", "")
+                files.setdefault(path, {"docs": []})["docs"].append(stored["docrec"])
+    return Manifest(files=files, created=old.created, updated=old.updated, generation=-1)
+
+
 def _rebuild_recall_records(reader) -> list[bytes]:
     """Recall records for every live passage, from the stored text (repairs a stale file)."""
     out = []
@@ -135,9 +149,13 @@ def run_index(
     with index.lock(timeout=lock_timeout):
         live = None
         manifest = Manifest()
+        lost_manifest = False
         if not rebuild and index.exists():
             live = index.current_generation()
-            manifest = index.read_manifest(live)
+            try:
+                manifest = index.read_manifest(live)
+            except ManifestMissing:
+                lost_manifest = True
         fresh = live is None
         gen = index.new_generation() if fresh else live
         if not fresh:
@@ -182,6 +200,13 @@ def run_index(
 
             ix = FileStorage(str(gen)).open_index()
             base_generation = ix.latest_generation()
+            if lost_manifest:
+                # The live generation has no manifest (it was deleted, or written by a kb that
+                # crashed in an older format): rebuild it from the index and re-read every file.
+                manifest = _manifest_from_index(ix, manifest)
+                removed = [k for k in manifest.files if k not in found and _under(k, roots)]
+                unchanged = 0
+                todo = [(sf, sf.key in manifest.files) for sf in files]
             if procs > 1:
                 writer = ix.writer(procs=procs, multisegment=True, limitmb=128)
             else:
@@ -240,6 +265,7 @@ def run_index(
                             new_records.append(recall.record(p.id, normalize(p.text)))
                             count += 1
                     if not doc_ids:
+                        skipped.append(Skipped(str(sf.path), "no documents: every document id is already indexed"))
                         continue
                     for d in doc_ids:
                         owners[d] = sf.key
@@ -257,6 +283,16 @@ def run_index(
                         updated += 1
                     else:
                         indexed += 1
+                # The recall file and manifest of the generation this commit creates are
+                # written first: the commit then switches the index and both at once.
+                next_generation = writer.generation
+                base_records = None if fresh else recall.read_records(gen, base_generation)
+                if base_records is None and not fresh:
+                    with ix.reader() as r:
+                        base_records = _rebuild_recall_records(r)
+                records = [r for r in base_records or () if recall.record_doc_id(r) not in gone_docs] + new_records
+                recall.write(gen, records, next_generation)
+                index.write_manifest(gen, manifest, next_generation)
                 writer.commit(optimize=False)
             except BaseException:
                 writer.cancel()
@@ -264,28 +300,19 @@ def run_index(
                 if fresh:
                     shutil.rmtree(gen, ignore_errors=True)
                 raise
-            generation = ix.latest_generation()
             total_docs = sum(len(r.get("docs", ())) for r in manifest.files.values())
             total_passages = ix.doc_count() - total_docs
-            if generation != base_generation or fresh:
-                old = recall.RecallFile(gen)
-                stale = not fresh and old.generation != base_generation
-                old.close()
-                if stale:
-                    with ix.reader() as r:
-                        records = _rebuild_recall_records(r)
-                else:
-                    kept = [] if fresh else [r for r in recall.read_records(gen) if recall.record_doc_id(r) not in gone_docs]
-                    records = kept + new_records
-                recall.write(gen, records, generation)
+            if written_passages or fresh:
                 pm = PinyinMap() if fresh else PinyinMap.load(gen)
                 with ix.reader() as r:
                     pm.add_terms(t.decode("utf-8") if isinstance(t, bytes) else t for t in r.lexicon("text"))
                 pm.save(gen)
             ix.close()
-        index.write_manifest(gen, manifest)
+        # Readers may still be on the previous generation for a moment; older ones go.
+        recall.prune(gen, keep=(next_generation, base_generation))
+        index.prune_manifests(gen, keep=(next_generation, base_generation))
         if fresh:
-            index.publish(gen)
+            index.publish(gen, previous=live)
     return IndexSummary(
         indexed=indexed,
         updated=updated,

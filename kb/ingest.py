@@ -35,6 +35,7 @@ __all__ = [
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl", ".html", ".htm"})
 MANIFEST_NAME = "manifest.jsonl"
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MIN_ARTICLE_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ def _add_file(p: Path, root: Path, files: dict[str, SourceFile], skipped: list[S
         skipped.append(Skipped(str(p), f"cannot read file: {e.strerror or e}"))
         return
     if not p.is_file():
+        if not p.is_dir():
+            skipped.append(Skipped(str(p), "not a regular file (a pipe, socket or device)"))
         return
     if p.suffix.lower() not in SUPPORTED_SUFFIXES:
         skipped.append(Skipped(str(p), f"unsupported file type {p.suffix or '(no extension)'}"))
@@ -481,7 +484,8 @@ def _read_html(sf: SourceFile, html: str, doc_id: str, manifest) -> tuple[list[D
         return [], [Skipped(str(sf.path), "no article text found in the HTML page")]
     data = result.as_dict() if hasattr(result, "as_dict") else dict(result)
     text = (data.get("text") or "").replace("\r\n", "\n")
-    if not text.strip():
+    if len("".join(text.split())) < MIN_ARTICLE_CHARS:
+        # What is left of a page without an article is menu text (首页新闻关于), not a passage.
         return [], [Skipped(str(sf.path), "no article text found in the HTML page")]
     fields: dict[str, Any] = {
         "id": doc_id,

@@ -16,6 +16,7 @@ __all__ = ["Node", "Text", "Filter", "Not", "And", "Or", "parse", "FIELDS"]
 
 FIELDS = {"section": "section", "doc": "doc", "title": "doc", "topic": "topic"}
 MAX_QUERY_CHARS = 2000
+MAX_NESTING = 32
 
 
 class Node:
@@ -113,6 +114,7 @@ class _Parser:
     def __init__(self, tokens):
         self.toks = tokens
         self.i = 0
+        self.depth = 0
 
     def peek(self):
         return self.toks[self.i][0] if self.i < len(self.toks) else None
@@ -153,17 +155,26 @@ class _Parser:
         kind = self.peek()
         if kind in ("NOT", "-"):
             self.take()
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QueryError(f"The query nests NOT more than {MAX_NESTING} deep; simplify it.")
             if self.peek() in (None, ")", "OR", "AND"):
                 raise QueryError("NOT (or -) needs a term after it; add one or remove it.")
-            return Not(self.unary())
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         if kind == "(":
             self.take()
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QueryError(f"The query nests parentheses more than {MAX_NESTING} deep; simplify it.")
             if self.peek() == ")":
                 raise QueryError("The query has empty parentheses; put a term inside or remove them.")
             node = self.or_expr()
             if self.peek() != ")":
                 raise QueryError("The query has an unclosed '('; add the matching ')'.")
             self.take()
+            self.depth -= 1
             return node
         if kind == ")":
             raise QueryError("The query has an unmatched ')'; remove it or add the matching '('.")
@@ -185,6 +196,8 @@ def parse(query: str) -> Node:
     if query is None or not str(query).strip():
         raise QueryError("The query is empty; give at least one word to search for.")
     query = "".join(" " if (ord(c) < 32 or c == "\x7f") else c for c in str(query))
+    if any("\ud800" <= c <= "\udfff" for c in query):
+        raise QueryError("The query has bytes that are not valid text (a lone surrogate); re-type it or fix its encoding.")
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"The query is {len(query)} characters long; shorten it to at most {MAX_QUERY_CHARS}.")
     tokens = _lex(query)

@@ -10,10 +10,10 @@ of the passages that contain the string, character for character.
 This replaces a character-bigram field, which doubled the index's postings
 (and so its build time) and made it many times larger than the corpus.
 
-The file's first line names the Whoosh generation it matches. After a crash
-between the Whoosh commit and the file's replacement it is stale; search still
-uses it (ids of deleted passages are dropped by the caller), and the next
-``kb index`` rebuilds it from the stored passages.
+There is one file per Whoosh generation, ``recall-<generation>.bin``,
+written before the commit that creates that generation, so a searcher always
+reads the file that matches the index state it sees: a commit switches both
+at once. Files of older generations are pruned by later runs.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["RecallFile", "record", "FILE"]
-
-FILE = "recall.bin"
+__all__ = ["RecallFile", "record", "write", "read_records", "prune", "path_for"]
 _MAGIC = b"kbrecall 1 "
 _RS = b"\x1e"
 _US = b"\x1f"
@@ -37,24 +35,39 @@ def record(pid: str, normalized: str) -> bytes:
     return _RS + pid.encode("utf-8") + _US + text.encode("utf-8")
 
 
+def path_for(gen: Path, generation: int) -> Path:
+    return gen / f"recall-{generation}.bin"
+
+
 def write(gen: Path, records: Iterable[bytes], generation: int) -> None:
     """Write the file for Whoosh ``generation`` atomically."""
-    tmp = gen / f".{FILE}.{os.getpid()}.tmp"
+    tmp = gen / f".recall-{generation}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         f.write(_MAGIC + str(generation).encode() + b"\n")
         for r in records:
             f.write(r)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, gen / FILE)
+    os.replace(tmp, path_for(gen, generation))
 
 
-def read_records(gen: Path) -> list[bytes]:
-    """The records of the current file (empty when there is none)."""
+def prune(gen: Path, keep: Iterable[int]) -> None:
+    """Delete the files of generations not in ``keep``."""
+    keep = set(keep)
+    for p in gen.glob("recall-*.bin"):
+        try:
+            if int(p.stem.split("-", 1)[1]) not in keep:
+                p.unlink()
+        except (ValueError, OSError):
+            pass
+
+
+def read_records(gen: Path, generation: int) -> list[bytes] | None:
+    """The records of a generation's file (None when there is no such file)."""
     try:
-        data = (gen / FILE).read_bytes()
+        data = path_for(gen, generation).read_bytes()
     except OSError:
-        return []
+        return None
     nl = data.find(b"\n")
     body = data[nl + 1 :] if data.startswith(_MAGIC) and nl >= 0 else b""
     return [_RS + r for r in body.split(_RS)[1:]]
@@ -68,8 +81,8 @@ def record_doc_id(rec: bytes) -> str:
 class RecallFile:
     """A read-only, memory-mapped recall file."""
 
-    def __init__(self, gen: Path):
-        self.path = gen / FILE
+    def __init__(self, gen: Path, generation: int):
+        self.path = path_for(gen, generation)
         self.generation = -1
         self._map = None
         self._file = None
@@ -99,9 +112,12 @@ class RecallFile:
         i = m.find(n)
         while i >= 0:
             rs = m.rfind(_RS, 0, i)
+            us = m.find(_US, rs)
+            if i < us:  # inside the record's id, not its text
+                i = m.find(n, us + 1)
+                continue
             if rs != seen_rec:
                 seen_rec = rs
-                us = m.find(_US, rs)
                 ids.append(m[rs + 1 : us].decode("utf-8"))
                 if len(ids) > cap:
                     return None

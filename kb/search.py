@@ -49,6 +49,7 @@ _SENT_END = "。！？；!?;"
 SNIPPET_CHARS = 160
 VERBATIM_CAP = 20_000
 RERANK_WINDOW = 100
+MAX_WORDS_PER_TERM = 32  # a longer run without spaces is matched by its first words and verbatim
 ADJACENT_BONUS = 2.0
 TITLE_BOOST = 0.7  # per query word found in the document's title (times EXACT_BOOST)
 
@@ -172,7 +173,7 @@ def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
     always includes its verbatim matches, so NOT excludes every passage that
     contains it.
     """
-    words = _words(value, verbatim.searcher if verbatim is not None else None)
+    words = _words(value, verbatim.searcher if verbatim is not None else None)[:MAX_WORDS_PER_TERM]
     norm = normalize(value).strip()
     if not words and not norm:
         return None, []

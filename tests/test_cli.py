@@ -225,7 +225,8 @@ def test_error_missing_index(tmp_path, monkeypatch):
 
 def test_error_other_index_format(indexed):
     index = Path(os.environ["KB_INDEX"])
-    meta = index / (index / "CURRENT").read_text("utf-8").strip() / "kb.json"
+    gen = index / (index / "CURRENT").read_text("utf-8").strip()
+    meta = max(gen.glob("manifest-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     data = json.loads(meta.read_text("utf-8"))
     data["format"] = 999
     meta.write_text(json.dumps(data), encoding="utf-8")

@@ -182,7 +182,7 @@ def test_rebuild_of_a_missing_index_builds_it(tmp_path, kb):
 
 def _set_format(kb: KnowledgeBase, value) -> None:
     current = (kb.path / "CURRENT").read_text("utf-8").strip()
-    meta = kb.path / current / "kb.json"
+    meta = max((kb.path / current).glob("manifest-*.json"), key=lambda p: int(p.stem.split("-")[1]))
     data = json.loads(meta.read_text("utf-8"))
     assert "format" in data
     data["format"] = value

@@ -3,7 +3,7 @@ two writers at once, searches during a write, one KnowledgeBase shared by thread
 
 Kill points are found by watching the index directory for the files a run writes in each
 phase (Whoosh postings while passages are added, column files during the commit, the new
-table of contents once Whoosh has committed, kb.json at the end), so each kill lands in the
+table of contents once Whoosh has committed, the manifest at the end), so each kill lands in the
 phase it names rather than after a guessed delay. The invariants checked afterwards:
 
 * a killed first build leaves either no index (a clear IndexNotFoundError) or a complete one;
@@ -156,7 +156,7 @@ class Watch:
     def __init__(self, index: Path):
         self.index = index
         self.before = _entries(index) if index.exists() else set()
-        self.manifests = _mtimes(index, "gen-*/kb.json")
+        self.manifests = _mtimes(index, "gen-*/manifest-*.json")
 
     def new(self) -> set[str]:
         return _entries(self.index) - self.before if self.index.exists() else set()
@@ -171,10 +171,10 @@ class Watch:
             return any(n.endswith((".col", ".seg")) for n in new)
         if name == "committed":  # Whoosh published a new table of contents (TOC 0 is the empty index)
             return any(n > 0 for n in _toc_numbers(new))
-        if name == "manifest":  # kb.json is being (re)written
-            if any(".kb.json." in n for n in new):
+        if name == "manifest":  # the next generation's manifest is being written (before the commit)
+            if any(".manifest-" in n for n in new):
                 return True
-            now = _mtimes(self.index, "gen-*/kb.json")
+            now = _mtimes(self.index, "gen-*/manifest-*.json")
             return any(self.manifests.get(k) != v for k, v in now.items())
         raise ValueError(name)
 
@@ -262,7 +262,7 @@ def consistency(kb: KnowledgeBase, allowed: dict[str, Ref]) -> tuple[str, list[s
     docs = {p.split("#")[0] for p in snap}
     if (st.documents, st.files) != (len(docs), ref.files):
         problems.append(f"kb.stats() reports {st.documents} documents in {st.files} files, the index holds "
-                        f"{len(docs)} documents from {ref.files} files (kb.json and the Whoosh index disagree)")
+                        f"{len(docs)} documents from {ref.files} files (the manifest and the Whoosh index disagree)")
     problems += phrase_problems(kb, ref)
     if problems and snapshot(kb) != snap:
         return "switched", []  # the index moved to the other version between these searches
@@ -408,7 +408,7 @@ def test_update_killed_after_varying_delays(tmp_path, corpus):
 
 
 def test_crash_after_commit_then_files_reverted(tmp_path):
-    """An update is killed after Whoosh committed but before kb.json was written; the user then
+    """An update is killed after Whoosh committed but before the manifest was written; the user then
     restores the previous files (git checkout). The next run must index what is on disk now."""
     src = tmp_path / "src"
     apply_version(src, old_files())
