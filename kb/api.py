@@ -1,8 +1,9 @@
 """``KnowledgeBase``: the one object tools embed and the CLI calls.
 
-Searching is safe from several threads at once (each call opens its own
-searcher on a shared, read-only index). Writing (``index``) takes an
-inter-process lock; call it from one thread at a time.
+Searching is safe from several threads at once: each thread keeps its own
+Whoosh searcher, reopened when the index changes, and reads that a concurrent
+rebuild interrupts are retried. Writing (``index``) takes an inter-process
+lock; call it from one thread at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .errors import IndexCorruptError, IndexNotFoundError, PassageNotFoundError,
 from .index import FORMAT_VERSION, IndexDir, whoosh_errors
 from .indexer import Progress, run_index
 from . import lexicon, recall
-from .lexicon import LazyPinyinMap
+from .lexicon import LazyPinyinMap, PinyinMap
 from .models import Hit, IndexSummary, Stats, TopicCount
 from .recall import RecallFile
 from .search import Verbatim, date_docs, date_filter, make_hit, new_weighting, run_search, suggest
@@ -97,6 +98,7 @@ class KnowledgeBase:
         self._recall = None
         self._local = threading.local()
         self._searchers: list = []
+        self._pinyin = None
 
     # -- lifecycle ---------------------------------------------------------
     def exists(self) -> bool:
@@ -138,6 +140,18 @@ class KnowledgeBase:
             self._searchers.append(fresh)
         self._local.searcher = (ix, fresh)
         return fresh
+
+    def _pinyin_map(self) -> LazyPinyinMap:
+        """The generation's pinyin map, loaded on first use and kept until the file changes."""
+        path = self._gen / PinyinMap.FILE
+        try:
+            stamp = (self._gen, path.stat().st_mtime_ns)
+        except OSError:
+            stamp = (self._gen, None)
+        with self._lock:
+            if self._pinyin is None or self._pinyin[0] != stamp:
+                self._pinyin = (stamp, LazyPinyinMap(self._gen))
+            return self._pinyin[1]
 
     def _recall_file(self, searcher) -> RecallFile:
         """The verbatim-recall file of the generation ``searcher`` reads, mapped on first use."""
@@ -242,7 +256,7 @@ class KnowledgeBase:
                 filters: dict) -> SearchResult:
         with whoosh_errors(self.path):
             s = self._searcher()
-            pinyin = LazyPinyinMap(self._gen)
+            pinyin = self._pinyin_map()
             verbatim = Verbatim(s, self._recall_file(s))
             allowed = date_docs(s, filt) if filt else None
             total, rows, compiled = run_search(s, node, limit=limit, filter_query=allowed, expand=expand,

@@ -146,14 +146,41 @@ def _words(value: str, searcher=None) -> list[str]:
     """The words of a query word, without loading the segmenter when the index already knows them.
 
     A string that is itself a term of the index is one word (户籍, 城乡融合发展);
-    plain Latin words and numbers split at spaces. Anything else is segmented.
+    plain Latin words and numbers split at spaces; a Chinese string is split
+    into the longest words the index has. Anything else is segmented.
     """
     norm = normalize(value).strip()
     if searcher is not None and norm and " " not in norm and searcher.doc_frequency("text", norm) > 0:
         return [norm]
     if _PLAIN.fullmatch(norm):
         return norm.split(" ")
+    if searcher is not None and _CJK_RUN.fullmatch(norm):
+        words = _lexicon_split(searcher, norm)
+        if words:
+            return words
     return query_words(value)
+
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,24}")
+
+
+def _lexicon_split(searcher, norm: str) -> list[str] | None:
+    """Forward maximum matching of a Chinese string against the index's own words.
+
+    Every word it returns occurs in the index; None when some part cannot be
+    covered (then the segmenter decides).
+    """
+    out = []
+    i = 0
+    while i < len(norm):
+        for j in range(min(len(norm), i + 8), i, -1):
+            if searcher.doc_frequency("text", norm[i:j]) > 0:
+                out.append(norm[i:j])
+                i = j
+                break
+        else:
+            return None
+    return out
 
 
 def _all_words(fieldname: str, words: list[str]):
