@@ -191,11 +191,24 @@ class _Parser:
         return Text(value)
 
 
+# Typed with a Chinese input method: full-width syntax （ ） ＂ ： － and ＯＲ, the
+# ideographic space; zero-width characters pasted from web pages are dropped.
+_SYNTAX = {0x3000: " ", 0xFF08: "(", 0xFF09: ")", 0xFF02: '"', 0xFF1A: ":", 0xFF0D: "-"}
+_SYNTAX.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF21, 0xFF3B)})  # Ａ-Ｚ
+_SYNTAX.update({cp: chr(cp - 0xFEE0) for cp in range(0xFF41, 0xFF5B)})  # ａ-ｚ
+_SYNTAX.update({cp: None for cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)})
+
+
+def _clean(query: str) -> str:
+    query = query.translate(_SYNTAX)
+    return "".join(" " if (ord(c) < 32 or c == "\x7f") else c for c in query)
+
+
 def parse(query: str) -> Node:
     """Parse ``query``; raises ``QueryError`` when it is empty or malformed."""
     if query is None or not str(query).strip():
         raise QueryError("The query is empty; give at least one word to search for.")
-    query = "".join(" " if (ord(c) < 32 or c == "\x7f") else c for c in str(query))
+    query = _clean(str(query))
     if any("\ud800" <= c <= "\udfff" for c in query):
         raise QueryError("The query has bytes that are not valid text (a lone surrogate); re-type it or fix its encoding.")
     if len(query) > MAX_QUERY_CHARS:

@@ -392,3 +392,11 @@ def test_stats_counts_jsonl_documents(make_kb):
     kb = make_kb({"news.jsonl": lines + "\n", "a.txt": "甲\n户籍制度改革持续推进，落户门槛进一步降低。\n"})
     st = kb.stats()
     assert (st.documents, st.passages, st.files) == (4, 4, 2)
+
+
+def test_query_syntax_typed_with_a_chinese_input_method(seed_kb):
+    # Full-width parentheses, ideographic spaces and ＯＲ work like their ASCII forms;
+    # zero-width characters pasted from web pages are ignored.
+    assert ids(seed_kb.search("（户籍　ＯＲ　宅基地）")) == ids(seed_kb.search("(户籍 OR 宅基地)"))
+    assert ids(seed_kb.search("户\u200b籍")) == ids(seed_kb.search("户籍"))
+    assert ids(seed_kb.search("＂户籍改革＂")) == [f"{SEED_ID}#6"]
