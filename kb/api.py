@@ -66,6 +66,10 @@ class SearchResult(tuple):
         return tuple(self)
 
 
+def _doc_of(stored: dict) -> str:
+    return stored.get("id", "").rsplit("#", 1)[0]
+
+
 class _DocCache(dict):
     """Document records (title, date, source, path, metadata) looked up once per search."""
 
@@ -268,7 +272,7 @@ class KnowledgeBase:
             hits = []
             for stored, score in rows:
                 ctx = self._context(s, docs, stored, context, compiled.needles) if context else ()
-                hits.append(make_hit(stored, docs[stored.get("doc_id", "")], score, compiled.needles, ctx))
+                hits.append(make_hit(stored, docs[_doc_of(stored)], score, compiled.needles, ctx))
         result = SearchResult(hits, query=query, total=total, expanded=tuple(compiled.expansions), suggestion=suggestion)
         if correct and total == 0 and suggestion:
             fixed = self.search(suggestion, limit=limit, context=context, expand=expand, correct=False, **filters)
@@ -289,19 +293,19 @@ class KnowledgeBase:
 
     def _context(self, searcher, docs: "_DocCache", stored: dict, n: int, needles) -> tuple[Hit, ...]:
         """Up to ``n`` passages on each side of ``stored``, in document order."""
-        out: list[dict] = []
-        for direction in ("prev", "next"):
-            cur = stored
-            side = []
-            for _ in range(n):
-                pid = cur.get(direction)
-                nxt = searcher.document(id=pid) if pid else None
-                if nxt is None:
-                    break
-                side.append(nxt)
-                cur = nxt
-            out.extend(reversed(side) if direction == "prev" else side)
-        return tuple(make_hit(f, docs[f.get("doc_id", "")], 0.0, needles) for f in out)
+        pid = stored.get("id", "")
+        doc_id = pid.rsplit("#", 1)[0]
+        order = docs[doc_id].get("passages") or []
+        try:
+            i = order.index(pid)
+        except ValueError:
+            return ()
+        out = []
+        for other in order[max(0, i - n) : i] + order[i + 1 : i + 1 + n]:
+            f = searcher.document(id=other)
+            if f is not None:
+                out.append(make_hit(f, docs[doc_id], 0.0, needles))
+        return tuple(out)
 
     def get(self, passage_id: str, *, context: int = 0) -> Hit:
         """The passage with this id (and ``context`` neighbours on each side)."""
@@ -317,7 +321,7 @@ class KnowledgeBase:
                 )
             docs = _DocCache(s)
             ctx = self._context(s, docs, stored, context, []) if context else ()
-            return make_hit(stored, docs[stored.get("doc_id", "")], 0.0, [], ctx)
+            return make_hit(stored, docs[_doc_of(stored)], 0.0, [], ctx)
 
     def stats(self) -> Stats:
         """Counts and provenance of the index."""

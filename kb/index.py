@@ -39,7 +39,7 @@ from .errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, Index
 
 __all__ = ["FORMAT_VERSION", "make_schema", "IndexDir", "Manifest", "whoosh_errors"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _META = "kb.json"  # in older formats; now manifest-<whoosh generation>.json
 _CURRENT = "CURRENT"
 _LOCK = ".lock"
@@ -58,25 +58,20 @@ def make_schema() -> fields.Schema:
     return fields.Schema(
         # passages
         id=fields.ID(stored=True, unique=True),
-        doc_id=fields.ID(stored=True),
-        section=fields.TEXT(analyzer=words, phrase=False, stored=True, field_boost=1.5),
+        doc_id=fields.ID(),
+        section=fields.TEXT(analyzer=words, phrase=False, field_boost=1.5),
         section_key=fields.ID(),
         text=fields.TEXT(analyzer=words, phrase=False),
-        body=fields.STORED(),  # the passage text, zlib-compressed UTF-8
         date_lo=fields.ID(),
         date_hi=fields.ID(),
-        paragraph=fields.STORED(),
-        part=fields.STORED(),
-        seq=fields.STORED(),
-        span=fields.STORED(),
-        prev=fields.STORED(),
-        next=fields.STORED(),
-        topics=fields.KEYWORD(stored=True, commas=True, lowercase=True),
+        topics=fields.KEYWORD(commas=True, lowercase=True),
+        # text, section, paragraph, part, seq, start, end, topics: zlib-compressed JSON
+        p=fields.STORED(),
         # documents
         docrec=fields.ID(stored=True, unique=True),
         title=fields.TEXT(analyzer=words, phrase=False),
         title_key=fields.ID(),
-        doc=fields.STORED(),  # {"title", "date", "source", "editor", "path", "metadata"}
+        doc=fields.STORED(),  # {"title", "date", "source", "editor", "path", "metadata", "passages": [ids]}
     )
 
 

@@ -18,7 +18,6 @@ import hashlib
 import json
 import shutil
 import time
-import zlib
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -30,7 +29,7 @@ from .index import IndexDir, Manifest, ManifestMissing, whoosh_errors
 from .ingest import SourceFile, discover, read_source
 from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
-from .search import date_bounds
+from .search import date_bounds, pack_passage, unpack_passage
 
 __all__ = ["run_index", "passage_fields", "doc_fields", "Progress", "PARALLEL_MIN_BYTES"]
 
@@ -55,8 +54,8 @@ def _meta_fingerprint(record) -> str:
     return hashlib.sha1(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def doc_fields(doc: Document) -> dict:
-    """The Whoosh fields of a document's own record (its metadata, stored once)."""
+def doc_fields(doc: Document, passage_ids: list[str]) -> dict:
+    """The Whoosh fields of a document's own record (its metadata and passage ids, stored once)."""
     return {
         "docrec": doc.id,
         "title": doc.title,
@@ -68,26 +67,22 @@ def doc_fields(doc: Document) -> dict:
             "editor": doc.editor,
             "path": doc.path,
             "metadata": doc.metadata or {},
+            "passages": passage_ids,
         },
     }
 
 
-def passage_fields(doc: Document, p: Passage, topics: Iterable[str] = (), prev: str = "", next: str = "") -> dict:
-    """The Whoosh fields of one passage."""
+def passage_fields(doc: Document, p: Passage, topics: Iterable[str] = ()) -> dict:
+    """The Whoosh fields of one passage; what a hit shows is packed into ``p``."""
+    topics = list(topics)
     f = {
         "id": p.id,
         "doc_id": doc.id,
         "section": p.section,
         "section_key": normalize(p.section),
         "text": p.text,
-        "body": zlib.compress(p.text.encode("utf-8")),
-        "paragraph": p.paragraph,
-        "part": p.part,
-        "seq": p.seq,
-        "span": (p.start, p.end),
-        "prev": prev,
-        "next": next,
         "topics": ",".join(topics),
+        "p": pack_passage(p, topics),
     }
     if doc.date:
         lo, hi = date_bounds(doc.date)
@@ -117,8 +112,8 @@ def _rebuild_recall_records(reader) -> list[bytes]:
     """Recall records for every live passage, from the stored text (repairs a stale file)."""
     out = []
     for fields in reader.all_stored_fields():
-        if "id" in fields and "body" in fields:
-            out.append(recall.record(fields["id"], normalize(zlib.decompress(fields["body"]).decode("utf-8"))))
+        if "id" in fields and "p" in fields:
+            out.append(recall.record(fields["id"], normalize(unpack_passage(fields)["text"])))
     return out
 
 
@@ -256,12 +251,10 @@ def run_index(
                         doc_ids.append(doc.id)
                         delete_doc(doc.id)  # also clears what an interrupted run may have left
                         passages = chunk(doc)
-                        writer.add_document(**doc_fields(doc))
-                        for i, p in enumerate(passages):
+                        writer.add_document(**doc_fields(doc, [p.id for p in passages]))
+                        for p in passages:
                             topics = tagger(p, doc) if tagger else tag(p.section + "\n" + p.text)
-                            prev = passages[i - 1].id if i else ""
-                            nxt = passages[i + 1].id if i + 1 < len(passages) else ""
-                            writer.add_document(**passage_fields(doc, p, topics, prev, nxt))
+                            writer.add_document(**passage_fields(doc, p, topics))
                             new_records.append(recall.record(p.id, normalize(p.text)))
                             count += 1
                     if not doc_ids:

@@ -13,6 +13,7 @@ phrase requires the verbatim string.
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -760,35 +761,51 @@ def _cut_end(text: str, lo: int, width: int) -> int:
     return k + 1 if k > lo + width // 2 else hi
 
 
+_PACKED = ("text", "section", "paragraph", "part", "seq", "start", "end", "topics")
+
+
+def pack_passage(p, topics) -> bytes:
+    """What a hit shows of a passage, as one compressed value (field names are not repeated)."""
+    row = [p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, list(topics)]
+    return zlib.compress(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def unpack_passage(stored: dict[str, Any]) -> dict[str, Any]:
+    """A passage's stored fields as a dict (``id``, ``doc_id`` and the packed values)."""
+    out = dict(zip(_PACKED, json.loads(zlib.decompress(stored["p"]).decode("utf-8")))) if stored.get("p") else {}
+    pid = stored.get("id", "")
+    out["id"] = pid
+    out["doc_id"] = pid.rsplit("#", 1)[0]
+    return out
+
+
 def passage_text(stored: dict[str, Any]) -> str:
     """The original text of a passage from its stored fields."""
-    body = stored.get("body")
-    return zlib.decompress(body).decode("utf-8") if body else ""
+    return unpack_passage(stored).get("text", "")
 
 
 def make_hit(stored: dict[str, Any], doc: dict[str, Any], score: float, needles: list[str],
              context: tuple[Hit, ...] = ()) -> Hit:
     """A ``Hit`` from a passage's stored fields and its document's record."""
-    text = passage_text(stored)
+    p = unpack_passage(stored)
+    text = p.get("text", "")
     spans = highlight_spans(text, needles) if needles else []
-    span = stored.get("span") or (0, len(text))
-    topics = tuple(t for t in (stored.get("topics") or "").split(",") if t)
     return Hit(
-        id=stored["id"],
-        doc_id=stored.get("doc_id", ""),
+        id=p["id"],
+        doc_id=p["doc_id"],
         title=doc.get("title", ""),
         date=doc.get("date", ""),
         source=doc.get("source", ""),
-        paragraph=int(stored.get("paragraph", 0)),
-        section=stored.get("section", ""),
+        paragraph=int(p.get("paragraph", 0)),
+        section=p.get("section", ""),
         text=text,
         snippet=make_snippet(text, spans),
         score=round(float(score), 4),
         highlights=tuple(spans),
-        start=int(span[0]),
-        end=int(span[1]),
+        start=int(p.get("start", 0)),
+        end=int(p.get("end", len(text))),
         path=doc.get("path", ""),
-        topics=topics,
+        topics=tuple(p.get("topics", ())),
         context=context,
         metadata=doc.get("metadata") or {},
     )
