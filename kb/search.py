@@ -64,6 +64,7 @@ class Compiled:
     expansions: list[Expansion] = field(default_factory=list)
     untranslated: list[str] = field(default_factory=list)
     adjacent: list[str] = field(default_factory=list)  # multi-word query words, for proximity ranking
+    forbidden: list[str] = field(default_factory=list)  # excluded words: no passage may hold them verbatim
 
 
 class DocSet(wq.Query):
@@ -105,7 +106,9 @@ class Verbatim:
         self.searcher = searcher
         self.recall = recall_file
         self.exclude: frozenset[int] = frozenset()  # passages the word index already found
-        self._cache: dict[str, frozenset[int] | None] = {}
+        self.restrict: frozenset[str] | None = None
+        self._ids: dict[str, list[str] | None] = {}
+        self._nums: dict[str, int | None] = {}
         self._titles: dict[tuple[str, ...], DocSet | None] = {}
 
     @property
@@ -126,18 +129,33 @@ class Verbatim:
         found = self._titles[key]
         return None if found is None else DocSet(found.docnums, found.boost)
 
-    def docs(self, needle: str) -> frozenset[int] | None:
-        """Document numbers, or None when unavailable or too common to list."""
+    def ids(self, needle: str) -> list[str] | None:
+        """Ids of the passages that contain ``needle`` verbatim (None: unavailable or too common)."""
         if self.recall is None or not self.recall.available or not needle:
             return None
-        if needle not in self._cache:
-            ids = self.recall.find(needle, cap=VERBATIM_CAP)
-            if ids is None:
-                self._cache[needle] = None
-            else:
-                nums = (self.searcher.document_number(id=pid) for pid in ids)
-                self._cache[needle] = frozenset(n for n in nums if n is not None)
-        return self._cache[needle]
+        if needle not in self._ids:
+            self._ids[needle] = self.recall.find(needle, cap=VERBATIM_CAP)
+        return self._ids[needle]
+
+    def docs(self, needle: str) -> frozenset[int] | None:
+        """Document numbers, or None when unavailable or too common to list.
+
+        Within an AND of several words, ``restrict`` holds the ids that contain
+        all of them verbatim, and only those are looked up (an id lookup costs
+        ~20 µs; a common word has thousands).
+        """
+        ids = self.ids(needle)
+        if ids is None:
+            return None
+        if self.restrict is not None:
+            ids = [i for i in ids if i in self.restrict]
+        out = set()
+        for pid in ids:
+            if pid not in self._nums:
+                self._nums[pid] = self.searcher.document_number(id=pid)
+            if self._nums[pid] is not None:
+                out.add(self._nums[pid])
+        return frozenset(out)
 
 
 _PLAIN = re.compile(r"[0-9a-z]+(?: [0-9a-z]+)*")
@@ -334,6 +352,8 @@ class Compiler:
         self.expansions: list[Expansion] = []
         self.untranslated: list[str] = []
         self.adjacent: list[str] = []
+        self.forbidden: list[str] = []
+        self._post_filter: set[int] = set()
         self.word_count = 0
 
     # -- helpers ---------------------------------------------------------
@@ -470,9 +490,18 @@ class Compiler:
         return required, optional
 
     # -- tree walk ---------------------------------------------------------
-    def text(self, n: q.Text, positive: bool):
-        wqry, nd = text_query(n.value, phrase=n.phrase, verbatim=self.verbatim, recall=self.recall,
-                              negated=not positive)
+    def text(self, n: q.Text, positive: bool, restrict: frozenset[str] | None = None):
+        if self.verbatim is not None:
+            self.verbatim.restrict = restrict
+        post = not positive and id(n) in self._post_filter
+        if post:
+            self.forbidden.append(normalize(n.value).strip())
+        try:
+            wqry, nd = text_query(n.value, phrase=n.phrase, verbatim=self.verbatim, recall=self.recall and not post,
+                                  negated=not positive and not post)
+        finally:
+            if self.verbatim is not None:
+                self.verbatim.restrict = None
         if wqry is None:
             return None
         self.word_count += 1
@@ -493,6 +522,7 @@ class Compiler:
     def sequence(self, children, positive: bool) -> list:
         """Compile AND-ed children, translating runs of English words together."""
         out = []
+        restrict = self._common_verbatim(children) if positive else None
         i = 0
         while i < len(children):
             c = children[i]
@@ -510,11 +540,29 @@ class Compiler:
                     out.append(optional[0] if len(optional) == 1 else wq.And(optional))
                 i = j
                 continue
-            k = self.walk(c, positive)
+            if restrict is not None and isinstance(c, q.Text) and not c.phrase:
+                k = self.text(c, positive, restrict)
+            else:
+                k = self.walk(c, positive)
             if k is not None:
                 out.append(k)
             i += 1
         return out
+
+    def _common_verbatim(self, children) -> frozenset[str] | None:
+        """In the recall pass, ids of passages whose text holds every Chinese word of an AND verbatim."""
+        if not self.recall or self.verbatim is None or not self.verbatim.available:
+            return None
+        words = [c for c in children if isinstance(c, q.Text) and not c.phrase and not _is_latin(c)]
+        if len(words) < 2:
+            return None
+        common: frozenset[str] | None = None
+        for c in words:
+            ids = self.verbatim.ids(normalize(c.value).strip())
+            if ids is None:
+                return None
+            common = frozenset(ids) if common is None else common & frozenset(ids)
+        return common
 
     def walk(self, n: q.Node, positive: bool):
         if isinstance(n, q.Text):
@@ -552,6 +600,12 @@ class Compiler:
         raise AssertionError(n)  # pragma: no cover
 
     def compile(self, node: q.Node) -> Compiled:
+        if isinstance(node, q.And):
+            # Words excluded at the top level are excluded by the word index here, and
+            # passages holding them only verbatim are dropped from the results afterwards:
+            # listing every passage with a common word verbatim is the slow part of NOT.
+            self._post_filter = {id(c.child) for c in node.children
+                                 if isinstance(c, q.Not) and isinstance(c.child, q.Text) and not c.child.phrase}
         compiled = self.walk(node, True)
         if compiled is None:
             raise QueryError("The query has no searchable words (only punctuation or spaces); use words or phrases.")
@@ -564,7 +618,7 @@ class Compiler:
                 seen.add((e.query, e.term))
                 exps.append(e)
         return Compiled(compiled, [n for n in dict.fromkeys(self.needles) if n], exps, list(self.untranslated),
-                        list(dict.fromkeys(self.adjacent)))
+                        list(dict.fromkeys(self.adjacent)), [f for f in self.forbidden if f])
 
 
 _IRREGULAR = {"children": "child", "people": "person", "women": "woman", "men": "man", "lives": "life"}
@@ -848,14 +902,22 @@ def run_search(searcher, node: q.Node, *, limit: int, filter_query=None, expand:
     compiled, results = attempt(False, False)
     can_recall = verbatim is not None and verbatim.available
     if len(results) < limit and can_recall:
-        verbatim.exclude = frozenset(results.docs())
+        # Fewer hits than the window: every match is among the collected ones. (results.docs()
+        # would re-run the query, walking every document for a NOT.)
+        verbatim.exclude = frozenset(hit.docnum for hit in results)
         compiled, results = attempt(False, True)
     if len(results) == 0 and expand and compiled.expansions:
         relaxed, more = attempt(True, can_recall)
         if len(more):
             compiled, results = relaxed, more
-    rows = _rerank([(dict(r.fields()), r.score) for r in results], compiled.adjacent)
-    return len(results), rows[:limit], compiled
+    rows = [(dict(r.fields()), r.score) for r in results]
+    total = len(results)
+    if compiled.forbidden:
+        kept = [r for r in rows if not any(f in normalize(passage_text(r[0])) for f in compiled.forbidden)]
+        total -= len(rows) - len(kept)
+        rows = kept
+    rows = _rerank(rows, compiled.adjacent)
+    return total, rows[:limit], compiled
 
 
 def _rerank(rows: list[tuple[dict, float]], adjacent: list[str]) -> list[tuple[dict, float]]:
