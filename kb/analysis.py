@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from functools import lru_cache
 from importlib import resources
 from typing import Iterator
@@ -239,8 +238,7 @@ class WordTokenizer(Tokenizer):
                 t.endchar = start_char + len(value)
             yield t
             return
-        toks = value.tokens if isinstance(value, Pretokenized) else word_tokens(value, index=(mode == "index"))
-        for term, pos, s, e in toks:
+        for term, pos, s, e in word_tokens(value, index=(mode == "index")):
             t.text = term
             t.boost = 1.0
             t.stopped = False
@@ -252,19 +250,3 @@ class WordTokenizer(Tokenizer):
                 t.startchar = start_char + s
                 t.endchar = start_char + e
             yield t
-
-
-class Pretokenized(str):
-    """A string whose word tokens were computed elsewhere (in a worker process)."""
-
-    tokens: list[tuple[str, int, int, int]]
-
-    def __new__(cls, text: str, tokens):
-        obj = super().__new__(cls, text)
-        obj.tokens = tokens
-        return obj
-
-
-def strip_accents(text: str) -> str:
-    """ASCII folding for English/pinyin queries (zhài → zhai)."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

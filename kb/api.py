@@ -19,7 +19,7 @@ from . import query as q
 from .errors import IndexCorruptError, IndexNotFoundError, PassageNotFoundError, QueryError
 from .index import FORMAT_VERSION, IndexDir, whoosh_errors
 from .indexer import Progress, run_index
-from . import lexicon, recall
+from . import lexicon
 from .lexicon import LazyPinyinMap, PinyinMap
 from .models import Hit, IndexSummary, Stats, TopicCount
 from .recall import RecallFile

@@ -116,22 +116,19 @@ def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json
         kb index seeds ../shared/corpus
     """
     sources = list(paths) or [DEFAULT_SOURCE]
-    bar = None
-    progress = None
-    if sys.stderr.isatty() and not as_json:
-        state: dict = {}
+    bar: dict = {}  # a progress bar on terminals, made once the number of files is known
 
-        def progress(done: int, total: int, path: str) -> None:
-            if "bar" not in state:
-                state["bar"] = click.progressbar(length=total, label="Indexing", file=sys.stderr)
-                state["bar"].__enter__()
-            state["bar"].update(1)
+    def progress(done: int, total: int, path: str) -> None:
+        if "bar" not in bar:
+            bar["bar"] = click.progressbar(length=total, label="Indexing", file=sys.stderr)
+            bar["bar"].__enter__()
+        bar["bar"].update(1)
 
-        bar = state
+    show = sys.stderr.isatty() and not as_json
     try:
-        summary = kb.index(sources, rebuild=rebuild, progress=progress, lock_timeout=wait)
+        summary = kb.index(sources, rebuild=rebuild, progress=progress if show else None, lock_timeout=wait)
     finally:
-        if bar and "bar" in bar:
+        if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
     if as_json:
         d = asdict(summary)

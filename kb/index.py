@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from whoosh import fields, index as whoosh_index
+from whoosh import fields
 from whoosh.filedb.filestore import FileStorage
 
 from .analysis import WordTokenizer
@@ -275,13 +275,10 @@ class IndexDir:
         _write_atomic(gen / f"manifest-{generation}.json", json.dumps(manifest.to_json(), ensure_ascii=False))
 
     def prune_manifests(self, gen: Path, keep) -> None:
-        keep = set(keep)
-        for p in gen.glob("manifest-*.json"):
-            try:
-                if int(p.stem.split("-", 1)[1]) not in keep:
-                    p.unlink()
-            except (ValueError, OSError):
-                pass
+        """Delete the manifests of Whoosh generations not in ``keep``."""
+        from .recall import prune
+
+        prune(gen, keep, "manifest-*.json")
 
     def publish(self, gen: Path, previous: Path | None = None) -> None:
         """Make ``gen`` the live generation.

@@ -124,7 +124,6 @@ def run_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     lock_timeout: float = 30.0,
-    tagger: Callable[[Passage, Document], Iterable[str]] | None = None,
     procs: int | None = None,
 ) -> IndexSummary:
     """Index ``paths`` into ``index``; see the module docstring.
@@ -253,7 +252,7 @@ def run_index(
                         passages = chunk(doc)
                         writer.add_document(**doc_fields(doc, [p.id for p in passages]))
                         for p in passages:
-                            topics = tagger(p, doc) if tagger else tag(p.section + "\n" + p.text)
+                            topics = tag(p.section + "\n" + p.text)
                             writer.add_document(**passage_fields(doc, p, topics))
                             new_records.append(recall.record(p.id, normalize(p.text)))
                             count += 1

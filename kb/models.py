@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount", "to_dict"]
+__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount"]
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,3 @@ class TopicCount:
     en: str
     zh: str
     passages: int
-
-
-def to_dict(value: Any) -> Any:
-    """A JSON-ready dict of a model value (tuples become lists)."""
-    return asdict(value)

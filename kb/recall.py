@@ -57,10 +57,10 @@ def write(gen: Path, records: Iterable[bytes], generation: int) -> None:
     os.replace(tmp, path_for(gen, generation))
 
 
-def prune(gen: Path, keep: Iterable[int]) -> None:
-    """Delete the files of generations not in ``keep``."""
+def prune(gen: Path, keep: Iterable[int], pattern: str = "recall-*.bin") -> None:
+    """Delete the per-generation files (``<name>-<generation>.<ext>``) of generations not in ``keep``."""
     keep = set(keep)
-    for p in gen.glob("recall-*.bin"):
+    for p in gen.glob(pattern):
         try:
             if int(p.stem.split("-", 1)[1]) not in keep:
                 p.unlink()

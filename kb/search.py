@@ -354,7 +354,6 @@ class Compiler:
         self.adjacent: list[str] = []
         self.forbidden: list[str] = []
         self._post_filter: set[int] = set()
-        self.word_count = 0
 
     # -- helpers ---------------------------------------------------------
     def _df(self, term: str) -> int:
@@ -504,7 +503,6 @@ class Compiler:
                 self.verbatim.restrict = None
         if wqry is None:
             return None
-        self.word_count += 1
         if positive:
             self.needles.extend(nd)
             if not n.phrase and len(_words(n.value, self.searcher)) > 1:
@@ -532,7 +530,6 @@ class Compiler:
                     j += 1
                 words = [children[k].value for k in range(i, j)]
                 required, optional = self.english_run(words)
-                self.word_count += len(words)
                 if required:
                     base = required[0] if len(required) == 1 else wq.And(required)
                     out.append(wq.AndMaybe(base, wq.Or(optional)) if optional else base)
@@ -863,9 +860,6 @@ def make_hit(stored: dict[str, Any], doc: dict[str, Any], score: float, needles:
         context=context,
         metadata=doc.get("metadata") or {},
     )
-
-
-_WS = re.compile(r"\s+")
 
 
 def _collect(searcher, query, limit: int, filter_query):
