@@ -153,9 +153,10 @@ def _ensure_index(kb: KnowledgeBase) -> None:
     """On a fresh clone, build the index from ./seeds before the first search."""
     if kb.exists() or not DEFAULT_SOURCE.is_dir():
         return
-    click.echo(f"No index at {kb.path} yet; indexing {DEFAULT_SOURCE}/ first.", err=True)
+    click.echo(f"No index yet in {kb.path}/; building it from {DEFAULT_SOURCE}/ first.", err=True)
     summary = kb.index([DEFAULT_SOURCE])
-    click.echo(f"Indexed {summary.total_documents} documents, {summary.total_passages} passages.", err=True)
+    docs = summary.total_documents
+    click.echo(f"Indexed {docs} document{'s' if docs != 1 else ''}, {summary.total_passages} passages.", err=True)
 
 
 @main.command("search")
