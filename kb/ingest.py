@@ -179,6 +179,13 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             text = data.decode("utf-8")
             encoding = "utf-8"
         except UnicodeDecodeError:
+            # UTF-8 with a few damaged bytes (a truncated download, a bad copy): keep the text,
+            # with U+FFFD where the bytes were, rather than losing the whole file.
+            text = data.decode("utf-8", errors="replace")
+            encoding = "utf-8 (damaged bytes replaced)"
+            if text.count("\ufffd") * 200 > len(text):  # more than 0.5%: another encoding
+                text = None
+        if text is None:
             try:
                 text = data.decode("gb18030")
                 encoding = "gb18030"

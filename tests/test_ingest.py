@@ -362,3 +362,17 @@ def test_manifest_supplies_id_title_and_date(tmp_path):
         hit = kb.get("gwr-2019#1")
         assert (hit.title, hit.date) == ("2019年政府工作报告", "2019-03-05")
         assert kb.stats().documents == 2
+
+
+def test_utf8_with_a_damaged_byte_keeps_its_text(tmp_path):
+    body = "各地推进户籍制度改革，放宽落户条件。" * 60
+    data = ("标题\n\n" + body + "\n").encode("utf-8")
+    cut = data.index("落户".encode()) + 1  # break one character in the middle
+    damaged = data[:cut] + b"\xff" + data[cut + 2 :]
+    src = write_tree(tmp_path / "src", {"damaged.txt": damaged, "fine.txt": "标题\n\n乡村教师队伍建设。\n"})
+    kb = KnowledgeBase(tmp_path / "ix")
+    summary = kb.index([src])
+    assert summary.skipped == () and summary.indexed == 2
+    hits = kb.search("户籍制度改革", limit=20)
+    assert {h.doc_id for h in hits} == {"damaged"}
+    assert any("\ufffd" in h.text for h in hits)  # the damaged character, marked, not dropped silently
