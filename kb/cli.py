@@ -27,6 +27,10 @@ def _color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def _dump(obj) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
 
@@ -140,12 +144,12 @@ def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json
         click.echo(f"skipped {s.path}: {s.reason}", err=True)
     skipped_files = sum(1 for s in summary.skipped if s.kind == "file")
     skipped_lines = sum(1 for s in summary.skipped if s.kind == "line")
-    extra = f", {skipped_lines} JSONL lines skipped" if skipped_lines else ""
+    extra = f", {_n(skipped_lines, 'JSONL line')} skipped" if skipped_lines else ""
     click.echo(
-        f"{summary.files} files: {summary.indexed} new, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{_n(summary.files, 'file')}: {summary.indexed} new, {summary.updated} updated, {summary.unchanged} unchanged, "
         f"{skipped_files} skipped{extra}; {summary.removed} removed. "
-        f"{summary.passages} passages written; the index holds {summary.total_documents} documents, "
-        f"{summary.total_passages} passages ({summary.seconds:.1f} s)."
+        f"{_n(summary.passages, 'passage')} written; the index holds {_n(summary.total_documents, 'document')}, "
+        f"{_n(summary.total_passages, 'passage')} ({summary.seconds:.1f} s)."
     )
 
 
@@ -155,8 +159,7 @@ def _ensure_index(kb: KnowledgeBase) -> None:
         return
     click.echo(f"No index yet in {kb.path}/; building it from {DEFAULT_SOURCE}/ first.", err=True)
     summary = kb.index([DEFAULT_SOURCE])
-    docs = summary.total_documents
-    click.echo(f"Indexed {docs} document{'s' if docs != 1 else ''}, {summary.total_passages} passages.", err=True)
+    click.echo(f"Indexed {_n(summary.total_documents, 'document')}, {_n(summary.total_passages, 'passage')}.", err=True)
 
 
 @main.command("search")
