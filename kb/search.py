@@ -161,19 +161,20 @@ class Verbatim:
 _PLAIN = re.compile(r"[0-9a-z]+(?: [0-9a-z]+)*")
 
 
-def _words(value: str, searcher=None) -> list[str]:
+def _words(value: str, searcher=None, curated: bool = False) -> list[str]:
     """The words of a query word, without loading the segmenter when the index already knows them.
 
     A string that is itself a term of the index is one word (户籍, 城乡融合发展);
-    plain Latin words and numbers split at spaces; a Chinese string is split
-    into the longest words the index has. Anything else is segmented.
+    plain Latin words and numbers split at spaces. A ``curated`` Chinese term
+    (from the glossary, topics or synonyms) is split into the longest words the
+    index has; anything else is segmented.
     """
     norm = normalize(value).strip()
     if searcher is not None and norm and " " not in norm and searcher.doc_frequency("text", norm) > 0:
         return [norm]
     if _PLAIN.fullmatch(norm):
         return norm.split(" ")
-    if searcher is not None and _CJK_RUN.fullmatch(norm):
+    if curated and searcher is not None and _CJK_RUN.fullmatch(norm):
         words = _lexicon_split(searcher, norm)
         if words:
             return words
@@ -209,7 +210,7 @@ def _all_words(fieldname: str, words: list[str]):
 
 
 def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
-               recall: bool = False, negated: bool = False) -> tuple[Any, list[str]]:
+               recall: bool = False, negated: bool = False, curated: bool = False) -> tuple[Any, list[str]]:
     """The Whoosh query for one query word (or quoted phrase) and its highlight needles.
 
     A phrase must occur verbatim in the passage text (checked with
@@ -219,7 +220,7 @@ def text_query(value: str, *, phrase: bool, verbatim: Verbatim | None = None,
     always includes its verbatim matches, so NOT excludes every passage that
     contains it.
     """
-    words = _words(value, verbatim.searcher if verbatim is not None else None)[:MAX_WORDS_PER_TERM]
+    words = _words(value, verbatim.searcher if verbatim is not None else None, curated)[:MAX_WORDS_PER_TERM]
     norm = normalize(value).strip()
     if not words and not norm:
         return None, []
@@ -367,7 +368,7 @@ class Compiler:
         terms = [t for t, n in zip(terms, norm) if base not in n and not any(o != n and o in n for o in norm)]
         out = []
         for t in terms:
-            wqry, nd = text_query(t, phrase=False, verbatim=self.verbatim, recall=self.recall)
+            wqry, nd = text_query(t, phrase=False, verbatim=self.verbatim, recall=self.recall, curated=True)
             if wqry is None:
                 continue
             self.expansions.append(Expansion(source, t, origin))
