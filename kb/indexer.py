@@ -26,7 +26,7 @@ from .analysis import normalize
 from .chunking import chunk
 from .errors import SourceNotFoundError
 from .index import IndexDir, Manifest, ManifestMissing, whoosh_errors
-from .ingest import SourceFile, discover, read_source
+from .ingest import SourceFile, discover, read_source_hashed
 from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
 from .search import date_bounds, pack_passage, unpack_passage
@@ -221,7 +221,7 @@ def run_index(
                 for n, (sf, before) in enumerate(todo, 1):
                     if progress:
                         progress(n, len(todo), str(sf.path))
-                    docs, file_skips = read_source(sf, manifests.get(sf.key))
+                    docs, file_skips, digest = read_source_hashed(sf, manifests.get(sf.key))
                     skipped.extend(file_skips)
                     if not docs:
                         if not any(s.kind == "file" for s in file_skips):
@@ -230,10 +230,6 @@ def run_index(
                             last = skipped[-1]
                             skipped[-1] = Skipped(last.path, last.reason + "; the indexed version is kept", last.line, last.kind)
                         continue
-                    try:
-                        digest = _sha1(sf.path)
-                    except OSError:
-                        digest = ""
                     for d in manifest.files.get(sf.key, {}).get("docs", ()):
                         delete_doc(d)
                     doc_ids: list[str] = []

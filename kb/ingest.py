@@ -13,6 +13,7 @@ read and a ``Skipped`` entry, with a reason, for each one it could not.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import json
 import os
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "discover",
     "decode_bytes",
     "read_source",
+    "read_source_hashed",
     "normalize_date",
     "DecodeFailure",
 ]
@@ -282,29 +284,41 @@ _SOURCE_LINE = re.compile(r"^\s*来源\s*[:：]\s*(\S{2,30})")
 
 def read_source(sf: SourceFile, manifest: dict[str, Any] | None = None) -> tuple[list[Document], list[Skipped]]:
     """All documents in one file, and what was skipped in it (with reasons)."""
+    docs, skipped, _digest = read_source_hashed(sf, manifest)
+    return docs, skipped
+
+
+def read_source_hashed(sf: SourceFile, manifest: dict[str, Any] | None = None
+                       ) -> tuple[list[Document], list[Skipped], str]:
+    """Like ``read_source``, plus the SHA-1 of the bytes that were read ("" when none were)."""
+    docs, skipped, data = _read_source(sf, manifest)
+    return docs, skipped, hashlib.sha1(data).hexdigest() if data is not None else ""
+
+
+def _read_source(sf: SourceFile, manifest) -> tuple[list[Document], list[Skipped], bytes | None]:
     try:
         if sf.size > MAX_FILE_BYTES:
-            return [], [Skipped(str(sf.path), f"file too large ({sf.size} bytes; the limit is {MAX_FILE_BYTES})")]
+            return [], [Skipped(str(sf.path), f"file too large ({sf.size} bytes; the limit is {MAX_FILE_BYTES})")], None
         data = sf.path.read_bytes()
     except OSError as e:
-        return [], [Skipped(str(sf.path), f"cannot read file: {e.strerror or e}")]
+        return [], [Skipped(str(sf.path), f"cannot read file: {e.strerror or e}")], None
     if not data.strip():
-        return [], [Skipped(str(sf.path), "empty file")]
+        return [], [Skipped(str(sf.path), "empty file")], data
     try:
         text, _enc = decode_bytes(data)
     except DecodeFailure as e:
-        return [], [Skipped(str(sf.path), str(e))]
+        return [], [Skipped(str(sf.path), str(e))], data
     suffix = sf.path.suffix.lower()
     doc_id = _doc_id(sf)
     if suffix == ".jsonl":
-        return _read_jsonl(sf, text)
+        return (*_read_jsonl(sf, text), data)
     if suffix in (".html", ".htm"):
-        return _read_html(sf, text, doc_id, manifest)
+        return (*_read_html(sf, text, doc_id, manifest), data)
     fmt = "md" if suffix in (".md", ".markdown") else "txt"
     doc = _read_text(sf, text, doc_id, fmt, manifest)
     if doc.body is not None and not text[doc.body[0]:doc.body[1]].strip():
-        return [], [Skipped(str(sf.path), "no body text after the title")]
-    return [doc], []
+        return [], [Skipped(str(sf.path), "no body text after the title")], data
+    return [doc], [], data
 
 
 def _doc_id(sf: SourceFile) -> str:

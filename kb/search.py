@@ -109,7 +109,6 @@ class Verbatim:
         self.restrict: frozenset[str] | None = None
         self._ids: dict[str, list[str] | None] = {}
         self._nums: dict[str, int | None] = {}
-        self._titles: dict[tuple[str, ...], DocSet | None] = {}
 
     @property
     def available(self) -> bool:
@@ -118,16 +117,16 @@ class Verbatim:
 
     def title_docs(self, words: list[str]) -> DocSet | None:
         """The passages of documents whose title has all ``words``, scored as a title match."""
-        key = tuple(words)
-        if key not in self._titles:
+        memo = _cache(self.searcher)  # a searcher sees one state of the index: keep across searches
+        key = ("title", tuple(words))
+        if key not in memo:
             s = self.searcher
             records = s.docs_for_query(_all_words("title", words))
             doc_ids = [s.stored_fields(n).get("docrec") for n in records]
             q = wq.Or([wq.Term("doc_id", d) for d in doc_ids if d])
-            nums = frozenset(s.docs_for_query(q)) if doc_ids else frozenset()
-            self._titles[key] = DocSet(nums, TITLE_BOOST) if nums else None
-        found = self._titles[key]
-        return None if found is None else DocSet(found.docnums, found.boost)
+            memo[key] = frozenset(s.docs_for_query(q)) if doc_ids else frozenset()
+        nums = memo[key]
+        return DocSet(nums, TITLE_BOOST) if nums else None
 
     def ids(self, needle: str) -> list[str] | None:
         """Ids of the passages that contain ``needle`` verbatim (None: unavailable or too common)."""
