@@ -1,14 +1,18 @@
 """Documents → passages with section paths. Pure functions, no I/O.
 
-A passage is one body paragraph (a non-empty line; a Markdown paragraph may
-span lines), or a bounded part of a long paragraph split at sentence ends.
-Tiny lines join a neighbour unless they are a heading or a law article.
+Chunking works from the blocks a reader found (``Document.blocks``) and never
+from the file format. A passage is one paragraph (a paragraph block; its
+lines stay together unless one of them is a heading by its wording), or a
+bounded part of a long paragraph split at sentence ends. Tiny paragraphs join
+a neighbour unless they are a heading or a law article; a table block is a
+passage of its own.
 
 Section paths come from the document's own structure, outermost first:
-Markdown headings; 第X编/分编/章/节; 一、; （一）; 1. / 1、/（1）; law articles
-(第X条 starts a passage and names its section); and lead sentences, where a
-paragraph opens with a short stand-alone sentence naming its subject
-(促进城乡基础设施一体化发展。…), which is the section of that paragraph only.
+headings the format marks (Markdown ``#``, Word heading styles); 第X编/分编/
+章/节; 一、; （一）; 1. / 1、/（1）; law articles (第X条 starts a passage and
+names its section); and lead sentences, where a paragraph opens with a short
+stand-alone sentence naming its subject (促进城乡基础设施一体化发展。…), which
+is the section of that paragraph only.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import Document, Passage
+from .models import Block, Document, Passage
+from .readers import line_blocks
+from .text import CLOSERS, OPENERS, SENTENCE_ENDS, STRONG_SENTENCE_ENDS
 
 __all__ = ["chunk", "LEAD_SECTION", "MAX_PASSAGE_CHARS", "MIN_PASSAGE_CHARS"]
 
@@ -25,19 +31,16 @@ MAX_PASSAGE_CHARS = 400
 MIN_PASSAGE_CHARS = 12
 
 _NUM = "一二三四五六七八九十百千零〇两0-9０-９"
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _PART = re.compile(rf"^第[{_NUM}]+(编|分编|章|节)(?:[\s\u3000:：]|$)")
 _ARTICLE = re.compile(rf"^第[{_NUM}]+条(?:之[{_NUM}]+)?(?=[\s\u3000:：]|$)")
 _CN_ITEM = re.compile(rf"^[{_NUM[:-6]}]+、")
 _PAREN_ITEM = re.compile(rf"^[（(][{_NUM[:-6]}]+[）)]")
 _DIGIT_ITEM = re.compile(r"^(?:\d{1,2}[.．、](?!\d)|[（(]\d{1,2}[）)])")
-_SENT_END = "。！？；!?;"
-_CLOSERS = "”’」』）)】"
-_OPENERS = "“‘「『（(【《\"'"
 _LEAD_FORBIDDEN = re.compile(r"[，,；;：:]")
 _WS = re.compile(r"[\s\u3000]+")
 
-# Ranks order heading kinds from outermost to innermost.
+# Ranks order heading kinds from outermost to innermost. Headings a format marks
+# itself (Markdown #, Word heading styles) rank by their level, 1-9, outside these.
 _RANK_PART = {"编": 10, "分编": 11, "章": 12, "节": 13}
 _RANK_CN = 20
 _RANK_PAREN = 21
@@ -51,7 +54,8 @@ class _Para:
     start: int
     end: int
     section: tuple[str, ...]
-    fixed: bool  # an article start or a heading-led unit: never merged into a neighbour
+    fixed: bool  # an article start or a table row: never merged into a neighbour
+    page: int = 0
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -66,12 +70,8 @@ def _label(s: str) -> str:
     return _WS.sub(" ", s).strip()
 
 
-def _classify(line: str, fmt: str, in_article: bool) -> tuple[str, int, str] | None:
-    """(kind, rank, label) when ``line`` is a heading or article start, else None."""
-    if fmt == "md":
-        m = _MD_HEADING.match(line)
-        if m:
-            return "heading", len(m.group(1)), _label(m.group(2))
+def _classify(line: str, in_article: bool) -> tuple[str, int, str] | None:
+    """(kind, rank, label) when ``line`` is a heading or article start by its wording, else None."""
     m = _ARTICLE.match(line)
     if m:
         return "article", _RANK_ARTICLE, m.group(0)
@@ -92,10 +92,10 @@ def _classify(line: str, fmt: str, in_article: bool) -> tuple[str, int, str] | N
 
 def _lead_sentence(text: str) -> str | None:
     """The paragraph's opening stand-alone sentence, if it names a subject."""
-    if not text or text[0] in _OPENERS:
+    if not text or text[0] in OPENERS:
         return None
     for i, ch in enumerate(text[:31]):
-        if ch in "。！？!?":
+        if ch in STRONG_SENTENCE_ENDS:
             sentence = text[: i + 1]
             rest = text[i + 1 :].strip()
             if len(sentence) < 5 or len(rest) < 10:
@@ -114,9 +114,9 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     cuts = []
     i = start
     while i < end:
-        if text[i] in _SENT_END:
+        if text[i] in SENTENCE_ENDS:
             j = i + 1
-            while j < end and text[j] in _CLOSERS:
+            while j < end and text[j] in CLOSERS:
                 j += 1
             cuts.append(j)
             i = j
@@ -158,73 +158,94 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     return out
 
 
+def _lines(text: str, block: Block):
+    """(start, end) of each non-blank line of a block, stripped."""
+    pos = block.start
+    for raw in text[block.start : block.end].split("\n"):
+        ls, le = pos, pos + len(raw)
+        pos = le + 1
+        s, e = _strip_span(text, ls, le)
+        if e > s:
+            yield s, e
+
+
 def chunk(doc: Document, *, max_chars: int = MAX_PASSAGE_CHARS, min_chars: int = MIN_PASSAGE_CHARS) -> list[Passage]:
-    """The passages of ``doc`` in order, each with its section path and exact span."""
+    """The passages of ``doc`` in order, each with its section path, exact span and page."""
     text = doc.text
-    b0, b1 = doc.body if doc.body is not None else (0, len(text))
+    blocks = doc.blocks if doc.blocks is not None else line_blocks(text)
     stack: list[tuple[int, str]] = []  # (rank, label)
     paras: list[_Para] = []
-    pending: tuple[int, int] | None = None  # a tiny line waiting to join the next paragraph
-    md_block: _Para | None = None
+    pending: tuple[int, int, int] | None = None  # a tiny line waiting to join the next paragraph (start, end, page)
 
     def path() -> tuple[str, ...]:
         return tuple(label for _rank, label in stack)
 
-    pos = b0
-    for raw in text[b0:b1].split("\n"):
-        ls, le = pos, pos + len(raw)
-        pos = le + 1
-        s, e = _strip_span(text, ls, le)
-        if s >= e:
-            md_block = None
-            continue
-        line = text[s:e]
-        in_article = bool(stack) and stack[-1][0] == _RANK_ARTICLE
-        kind = _classify(line, doc.format, in_article)
-        if kind is not None and kind[0] == "heading":
-            _kind, rank, label = kind
-            if doc.format == "md" and rank == 1 and label == doc.title and not paras:
-                continue
-            while stack and stack[-1][0] >= rank:
-                stack.pop()
-            stack.append((rank, label))
-            md_block = None
-            if pending is not None:
-                paras.append(_Para(pending[0], pending[1], path(), False))
-                pending = None
-            continue
-        if kind is not None and kind[0] == "article":
-            while stack and stack[-1][0] >= _RANK_ARTICLE:
-                stack.pop()
-            stack.append((_RANK_ARTICLE, kind[2]))
-            if pending is not None:
-                paras.append(_Para(pending[0], pending[1], path()[:-1], False))
-                pending = None
-            paras.append(_Para(s, e, path(), True))
-            md_block = None
-            continue
-        sec = path()
-        if doc.format == "md" and md_block is not None and md_block.section == sec:
-            md_block.end = e  # Markdown: consecutive lines form one paragraph
-            continue
+    def push(rank: int, label: str) -> None:
+        nonlocal pending
+        while stack and stack[-1][0] >= rank:
+            stack.pop()
+        stack.append((rank, label))
         if pending is not None:
-            s = pending[0]
+            paras.append(_Para(pending[0], pending[1], path(), False, pending[2]))
             pending = None
-        if e - s < min_chars:
-            prev = paras[-1] if paras else None
-            if prev is not None and prev.section == sec:
-                prev.end = e
-                continue
-            pending = (s, e)
+
+    for block in blocks:
+        if block.kind == "heading" and block.level > 0:
+            s, e = _strip_span(text, block.start, block.end)
+            if e > s:
+                push(block.level, _label(text[s:e]))
             continue
-        para = _Para(s, e, sec, False)
-        paras.append(para)
-        md_block = para if doc.format == "md" else None
+        if block.kind == "table":
+            s, e = _strip_span(text, block.start, block.end)
+            if e > s:
+                if pending is not None:
+                    paras.append(_Para(pending[0], pending[1], path(), False, pending[2]))
+                    pending = None
+                paras.append(_Para(s, e, path(), True, block.page))
+            continue
+        current: _Para | None = None  # the paragraph this block's lines extend
+        for s, e in _lines(text, block):
+            line = text[s:e]
+            in_article = bool(stack) and stack[-1][0] == _RANK_ARTICLE
+            kind = _classify(line, in_article)
+            if kind is not None and kind[0] == "heading":
+                _kind, rank, label = kind
+                push(rank, label)
+                current = None
+                continue
+            if kind is not None and kind[0] == "article":
+                while stack and stack[-1][0] >= _RANK_ARTICLE:
+                    stack.pop()
+                stack.append((_RANK_ARTICLE, kind[2]))
+                if pending is not None:
+                    paras.append(_Para(pending[0], pending[1], path()[:-1], False, pending[2]))
+                    pending = None
+                paras.append(_Para(s, e, path(), True, block.page))
+                current = None
+                continue
+            sec = path()
+            if current is not None and current.section == sec:
+                current.end = e  # the block's lines form one paragraph
+                continue
+            page = block.page
+            if pending is not None:
+                s, page = pending[0], pending[2]
+                pending = None
+            if e - s < min_chars:
+                prev = paras[-1] if paras else None
+                if prev is not None and prev.section == sec:
+                    prev.end = e
+                    continue
+                pending = (s, e, page)
+                continue
+            para = _Para(s, e, sec, False, page)
+            paras.append(para)
+            current = para
     if pending is not None:
         if paras and paras[-1].section == path():
             paras[-1].end = pending[1]
         else:
-            paras.append(_Para(pending[0], pending[1], path(), False))
+            paras.append(_Para(pending[0], pending[1], path(), False, pending[2]))
 
     passages: list[Passage] = []
     seq = 0
@@ -254,6 +275,7 @@ def chunk(doc: Document, *, max_chars: int = MAX_PASSAGE_CHARS, min_chars: int =
                     end=e,
                     text=text[s:e],
                     section=section_path,
+                    page=para.page,
                 )
             )
     return passages

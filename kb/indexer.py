@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import recall
-from .analysis import normalize
+from .text import normalize
 from .chunking import chunk
 from .errors import SourceNotFoundError
 from .index import IndexDir, Manifest, ManifestMissing, whoosh_errors
 from .ingest import SourceFile, discover, read_source_hashed
 from .lexicon import PinyinMap, tag
 from .models import Document, IndexSummary, Passage, Skipped
-from .search import date_bounds, pack_passage, unpack_passage
+from .search import pack_passage, unpack_passage
+from .text.dates import date_bounds
 
 __all__ = ["run_index", "passage_fields", "doc_fields", "Progress", "PARALLEL_MIN_BYTES"]
 

@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .analysis import has_cjk, normalize
+from .text import has_cjk, normalize
 
 __all__ = [
     "Topic",

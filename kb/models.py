@@ -5,16 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount"]
+__all__ = ["Block", "Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One unit of a document's body as its reader found it.
+
+    ``start``/``end`` is its span in ``Document.text``. ``kind`` is ``"para"``
+    (text; its lines form one paragraph unless a line is a heading by its
+    wording, such as 一、 or 第三条), ``"heading"`` (a heading the format marks
+    itself: a Markdown ``#``, a Word heading style; ``level`` 1 is outermost) or
+    ``"table"`` (a table row or cell group: a passage of its own). ``page`` is
+    the 1-based page the block starts on, 0 when the format has no pages.
+    """
+
+    start: int
+    end: int
+    kind: str = "para"
+    level: int = 0
+    page: int = 0
 
 
 @dataclass(frozen=True)
 class Document:
-    """One source document, as read from a file or a JSONL line.
+    """One source document, as a reader made it from a file or a JSONL line.
 
-    ``text`` is the decoded text with line endings normalised to ``\\n``; passage
-    spans index into it. ``body`` is the ``(start, end)`` range that holds the
-    article body (boilerplate before or after it is never a passage).
+    ``text`` is the document's text with line endings normalised to ``\\n``;
+    ``blocks`` are the spans of its body, in order (a title, page headers or
+    a site's boilerplate are in no block, so they are never a passage). A
+    document whose ``blocks`` are None is chunked line by line over its whole
+    text.
     """
 
     id: str
@@ -25,7 +46,7 @@ class Document:
     editor: str = ""
     path: str = ""
     format: str = "txt"
-    body: tuple[int, int] | None = None
+    blocks: tuple[Block, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -47,6 +68,7 @@ class Passage:
     end: int
     text: str
     section: str
+    page: int = 0  # 1-based page it starts on; 0 when the document has no pages
 
 
 @dataclass(frozen=True)
@@ -83,6 +105,7 @@ class Hit:
     topics: tuple[str, ...] = ()
     context: tuple["Hit", ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ from whoosh import query as wq
 from whoosh.scoring import BM25F
 
 from . import query as q
-from .analysis import normalize, query_words
+from .text import normalize
+from .text.segment import query_words
 from .errors import QueryError
-from .ingest import normalize_date
+from .text.dates import date_bounds, normalize_date
 from .models import Expansion, Hit
 
 __all__ = [
@@ -716,15 +717,6 @@ def date_docs(searcher, bounds: tuple[str, str]) -> set[int]:
     return ends_after & starts_before
 
 
-def date_bounds(iso: str) -> tuple[str, str]:
-    """First and last day covered by an ISO date that may be partial."""
-    if len(iso) == 4:
-        return f"{iso}-01-01", f"{iso}-12-31"
-    if len(iso) == 7:
-        return f"{iso}-01", f"{iso}-31"
-    return iso, iso
-
-
 # --- highlights and snippets ----------------------------------------------------
 
 
@@ -812,12 +804,12 @@ def _cut_end(text: str, lo: int, width: int) -> int:
     return k + 1 if k > lo + width // 2 else hi
 
 
-_PACKED = ("text", "section", "paragraph", "part", "seq", "start", "end", "topics")
+_PACKED = ("text", "section", "paragraph", "part", "seq", "start", "end", "topics", "page")
 
 
 def pack_passage(p, topics) -> bytes:
     """What a hit shows of a passage, as one compressed value (field names are not repeated)."""
-    row = [p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, list(topics)]
+    row = [p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, list(topics), p.page]
     return zlib.compress(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
@@ -859,6 +851,7 @@ def make_hit(stored: dict[str, Any], doc: dict[str, Any], score: float, needles:
         topics=tuple(p.get("topics", ())),
         context=context,
         metadata=doc.get("metadata") or {},
+        page=int(p.get("page") or 0) or None,
     )
 
 

@@ -11,6 +11,7 @@ from conftest import CORPUS, SEED, SEED_ID, write_tree
 from kb.chunking import LEAD_SECTION, MAX_PASSAGE_CHARS, MIN_PASSAGE_CHARS, chunk
 from kb.ingest import discover, read_source
 from kb.models import Document
+from kb.readers import line_blocks
 
 TASK_SECTIONS = [
     "完善促进新型城镇化与城乡融合发展的措施和规划",
@@ -21,9 +22,9 @@ TASK_SECTIONS = [
 ]
 
 
-def make_doc(body: str, *, doc_id: str = "t", title: str = "测试标题", fmt: str = "txt") -> Document:
+def make_doc(body: str, *, doc_id: str = "t", title: str = "测试标题") -> Document:
     text = f"{title}\n{body}"
-    return Document(id=doc_id, title=title, text=text, format=fmt, body=(len(title) + 1, len(text)))
+    return Document(id=doc_id, title=title, text=text, blocks=tuple(line_blocks(text, len(title) + 1)))
 
 
 def checked(doc: Document):

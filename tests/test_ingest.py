@@ -11,7 +11,8 @@ import pytest
 from conftest import SEED, SEED_ID, write_tree
 from kb import KnowledgeBase
 from kb.chunking import chunk
-from kb.ingest import discover, normalize_date, read_source
+from kb.ingest import discover, read_source
+from kb.text.dates import normalize_date
 
 SEED_TITLE = "山东省新型城镇化暨城乡融合发展工作培训举办"
 
@@ -55,7 +56,7 @@ def test_seed_metadata(tmp_path):
 
 def test_seed_body_ends_before_editor_line(tmp_path):
     doc = seed_doc(tmp_path)
-    b0, b1 = doc.body
+    b0, b1 = doc.blocks[0].start, doc.blocks[-1].end
     body = doc.text[b0:b1]
     assert body.rstrip().endswith("解决农业农村融资难的问题。")
     assert doc.text[b1:].lstrip().startswith("[ 责任编辑:秦来玲 ]")

@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 from conftest import SEED, SEED_ID, write_tree
 from kb import KnowledgeBase, QueryError
-from kb.analysis import normalize, word_tokens
+from kb.text import normalize
+from kb.text.segment import word_tokens
 from kb.chunking import MAX_PASSAGE_CHARS, chunk
 from kb.models import Document
+from kb.readers import line_blocks
+from kb.readers.markdown import markdown_blocks
 
 PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 QUERY_SECONDS = 3.0
@@ -116,19 +119,21 @@ DOC_TEXT = st.lists(PIECES, max_size=200).map("".join)
 @st.composite
 def documents(draw):
     text = draw(DOC_TEXT)
-    fmt = draw(st.sampled_from(["txt", "md", "jsonl", "html"]))
+    b0, b1 = 0, len(text)
     if draw(st.booleans()):
         b0 = draw(st.integers(0, len(text)))
         b1 = draw(st.integers(b0, len(text)))
-        body = (b0, b1)
+    # The layouts readers produce: one block per line (plain text) or Markdown's headings and paragraphs.
+    if draw(st.booleans()):
+        blocks = markdown_blocks(text, b0, b1)
     else:
-        body = None
+        blocks = line_blocks(text, b0, b1)
     title = draw(st.sampled_from(["", "标题", "第一章 总则"]))
-    return Document(id="d", title=title, text=text, format=fmt, body=body)
+    return Document(id="d", title=title, text=text, blocks=tuple(blocks), metadata={"body": (b0, b1)})
 
 
 def _check_passages(doc: Document, passages) -> None:
-    b0, b1 = doc.body if doc.body is not None else (0, len(doc.text))
+    b0, b1 = doc.metadata.get("body", (0, len(doc.text)))
     prev_end = b0
     prev_seq = 0
     ids = set()

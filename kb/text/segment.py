@@ -1,0 +1,129 @@
+"""Chinese word segmentation: the only module that imports the segmenter.
+
+rjieba (jieba's dictionary and algorithm in Rust) plus kb's policy terms
+(``data/policy_terms.txt``), loaded on first use. ``word_tokens`` gives one
+token per word with consecutive positions (precise segmentation); for
+indexing, every dictionary word inside a longer word (户籍 in 户籍制度) is
+added at the same position, so a query word finds longer words that contain
+it. Strings that straddle word boundaries are found by verbatim recall.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+from . import has_cjk, is_cjk, normalize
+
+__all__ = ["word_tokens", "query_words", "is_wordlike"]
+
+_seg_lock = threading.Lock()
+
+
+def is_wordlike(tok: str) -> bool:
+    """True when a token has a letter, digit or ideograph (not only punctuation or symbols)."""
+    for ch in tok:
+        if ch.isalnum() or is_cjk(ch):
+            return True
+    return False
+
+
+_seg_ready = False
+
+
+def _policy_terms() -> Iterator[tuple[str, int | None]]:
+    data = resources.files("kb").joinpath("data/policy_terms.txt").read_text("utf-8")
+    for line in data.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        freq = int(parts[1]) if len(parts) > 1 else None
+        yield normalize(parts[0]), freq
+
+
+def _segmenter():
+    global _seg_ready
+    import rjieba
+
+    if not _seg_ready:
+        terms = list(_policy_terms())  # normalises: takes the converter's lock, not ours
+        with _seg_lock:
+            if not _seg_ready:
+                for word, freq in terms:
+                    rjieba.add_word(word, freq, None)
+                _seg_ready = True
+    return rjieba
+
+
+_NUM_UNIT = frozenset("年月日")
+_DIGITS = re.compile(r"^\d+$")
+
+
+def _precise(norm: str) -> list[tuple[str, int, int]]:
+    """Precise segmentation of normalised text → (token, start, end), units merged."""
+    toks = _segmenter().tokenize(norm, mode="default", hmm=True)
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    n = len(toks)
+    while i < n:
+        w, s, e = toks[i]
+        # Keep numbers with their calendar unit: 2024年, 12月.
+        if i + 1 < n and _DIGITS.match(w) and toks[i + 1][0] in _NUM_UNIT and toks[i + 1][1] == e:
+            out.append((w + toks[i + 1][0], s, toks[i + 1][2]))
+            i += 2
+            continue
+        out.append((w, s, e))
+        i += 1
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def _subwords(word: str) -> tuple[str, ...]:
+    """Dictionary words strictly inside ``word`` (户籍 and 制度 in 户籍制度)."""
+    if len(word) > 1 and word[:-1].isdigit() and word[-1] in _NUM_UNIT:
+        return (word[:-1],)  # 2024年 also finds 2024
+    if len(word) < 3 or not has_cjk(word):
+        return ()
+    seg = _segmenter()
+    found = []
+    n = len(word)
+    for size in range(2, n):
+        for i in range(0, n - size + 1):
+            sub = word[i : i + size]
+            if seg.has_word(sub):
+                found.append(sub)
+    return tuple(dict.fromkeys(found))
+
+
+def word_tokens(text: str, *, index: bool = True) -> list[tuple[str, int, int, int]]:
+    """Word tokens of ``text`` as (term, position, start, end).
+
+    Positions count words; punctuation advances the position (so phrases do not
+    match across it) but is not a token; spaces do neither. With ``index`` the
+    dictionary words inside each longer word are added at its position.
+    """
+    norm = normalize(text)
+    out: list[tuple[str, int, int, int]] = []
+    pos = 0
+    for w, s, e in _precise(norm):
+        if w.isspace():
+            continue
+        if not is_wordlike(w):
+            pos += 1
+            continue
+        out.append((w, pos, s, e))
+        if index and len(w) > 2:
+            for sub in _subwords(w):
+                off = w.find(sub)
+                out.append((sub, pos, s + off, s + off + len(sub)))
+        pos += 1
+    return out
+
+
+def query_words(text: str) -> list[str]:
+    """The words a query string is made of (precise segmentation, no punctuation)."""
+    return [w for w, _pos, _s, _e in word_tokens(text, index=False)]
