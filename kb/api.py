@@ -1,9 +1,10 @@
-"""``KnowledgeBase``: the one object tools embed and the CLI calls.
+"""``KnowledgeBase``: the one object every front end (CLI, HTTP, MCP) and embedding program calls.
 
-Searching is safe from several threads at once: each thread keeps its own
-Whoosh searcher, reopened when the index changes, and reads that a concurrent
-rebuild interrupts are retried. Writing (``index``) takes an inter-process
-lock; call it from one thread at a time.
+Searching is safe from several threads at once: each search borrows a reader
+of the live commit from a pool (``kb.searcher.ReaderPool``), readers of
+replaced commits are closed, and reads that a concurrent rebuild interrupts
+are retried. Writing (``index``) takes an inter-process lock; call it from
+one thread at a time.
 """
 
 from __future__ import annotations
@@ -14,74 +15,19 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-
-from . import query as q
+from . import config
 from .errors import IndexCorruptError, IndexNotFoundError, PassageNotFoundError, QueryError
-from .index import FORMAT_VERSION, IndexDir, whoosh_errors
-from .indexer import Progress, run_index
-from . import lexicon
-from .lexicon import LazyPinyinMap, PinyinMap
-from .models import Hit, IndexSummary, Stats, TopicCount
-from .recall import RecallFile
-from .search import Verbatim, date_docs, date_filter, make_hit, new_weighting, run_search, suggest
+from .models import Hit, IndexSummary, SearchResult, Stats, TopicCount
+from .store import FORMAT_VERSION, IndexStore
 
-__all__ = ["KnowledgeBase", "SearchResult", "default_index_path"]
+__all__ = ["KnowledgeBase", "default_index_path"]
 
 DEFAULT_INDEX = "index"
-MAX_LIMIT = 10_000
 
 
 def default_index_path() -> Path:
     """``$KB_INDEX`` or ``./index``."""
     return Path(os.environ.get("KB_INDEX") or DEFAULT_INDEX)
-
-
-class SearchResult(tuple):
-    """The hits of one search (a tuple of ``Hit``), with facts about the search.
-
-    ``query``: the query the hits answer; ``total``: how many passages match in
-    all; ``expanded``: the ``Expansion`` terms the query was widened to;
-    ``suggestion``: a "did you mean" query, or ""; ``corrected``: True when the
-    original query found nothing and these are the suggestion's hits.
-    """
-
-    query: str
-    total: int
-    expanded: tuple
-    suggestion: str
-    corrected: bool
-
-    def __new__(cls, hits: Iterable[Hit], *, query: str, total: int, expanded: tuple = (), suggestion: str = "",
-                corrected: bool = False):
-        obj = super().__new__(cls, tuple(hits))
-        obj.query = query
-        obj.total = total
-        obj.expanded = expanded
-        obj.suggestion = suggestion
-        obj.corrected = corrected
-        return obj
-
-    @property
-    def hits(self) -> tuple[Hit, ...]:
-        return tuple(self)
-
-
-def _doc_of(stored: dict) -> str:
-    return stored.get("id", "").rsplit("#", 1)[0]
-
-
-class _DocCache(dict):
-    """Document records (title, date, source, path, metadata) looked up once per search."""
-
-    def __init__(self, searcher):
-        super().__init__()
-        self.searcher = searcher
-
-    def __missing__(self, doc_id: str) -> dict:
-        rec = self.searcher.document(docrec=doc_id) if doc_id else None
-        value = (rec or {}).get("doc") or {}
-        self[doc_id] = value
-        return value
 
 
 class KnowledgeBase:
@@ -95,91 +41,42 @@ class KnowledgeBase:
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path is not None else default_index_path()
-        self._dir = IndexDir(self.path)
+        self._store = IndexStore(self.path)
         self._lock = threading.Lock()
-        self._ix = None
-        self._gen = None
-        self._recall = None
-        self._local = threading.local()
-        self._searchers: list = []
-        self._pinyin = None
+        self._engine = None
+        self._pool = None
 
     # -- lifecycle ---------------------------------------------------------
     def exists(self) -> bool:
         """True when an index has been built at ``path``."""
-        return self._dir.exists()
+        return self._store.exists()
 
-    def _index(self):
-        """The open Whoosh index, reopened when another process published a new generation."""
-        gen = self._dir.current_generation()
+    def require(self) -> None:
+        """Raise ``IndexNotFoundError`` unless an index exists."""
+        if not self.exists():
+            raise IndexNotFoundError(f"No index at {self.path}; build one first.")
+
+    def _engine_(self):
+        if self._engine is None:
+            from .engine import default_engine
+
+            self._engine = default_engine()
+        return self._engine
+
+    def _readers(self):
         with self._lock:
-            if self._ix is None or gen != self._gen:
-                if self._ix is not None:
-                    self._ix.close()
-                self._ix = self._dir.open(gen)
-                self._gen = gen
-                self._recall = None
-            return self._ix
+            if self._pool is None:
+                from .searcher import ReaderPool
 
-    def _searcher(self):
-        """This thread's searcher, kept open across searches and refreshed when the index changes.
-
-        Opening a searcher reads every segment's tables (about 50 ms on the
-        full corpus), so it is paid once, not per search.
-        """
-        ix = self._index()
-        cached = getattr(self._local, "searcher", None)
-        if cached is not None and cached[0] is ix:
-            s = cached[1]
-            if s.up_to_date():
-                return s
-            fresh = ix.searcher(weighting=new_weighting())
-            with self._lock:
-                if s in self._searchers:
-                    self._searchers.remove(s)
-            s.close()  # only this thread used it
-        else:
-            fresh = ix.searcher(weighting=new_weighting())
-        with self._lock:
-            self._searchers.append(fresh)
-        self._local.searcher = (ix, fresh)
-        return fresh
-
-    def _pinyin_map(self) -> LazyPinyinMap:
-        """The generation's pinyin map, loaded on first use and kept until the file changes."""
-        path = self._gen / PinyinMap.FILE
-        try:
-            stamp = (self._gen, path.stat().st_mtime_ns)
-        except OSError:
-            stamp = (self._gen, None)
-        with self._lock:
-            if self._pinyin is None or self._pinyin[0] != stamp:
-                self._pinyin = (stamp, LazyPinyinMap(self._gen))
-            return self._pinyin[1]
-
-    def _recall_file(self, searcher) -> RecallFile:
-        """The verbatim-recall file of the generation ``searcher`` reads, mapped on first use."""
-        generation = searcher.reader().generation()
-        with self._lock:
-            key = (self._gen, generation)
-            if self._recall is None or self._recall[0] != key:
-                if self._recall is not None:
-                    self._recall[1].close()
-                self._recall = (key, RecallFile(self._gen, generation))
-            return self._recall[1]
+                self._pool = ReaderPool(self._store, self._engine_())
+            return self._pool
 
     def close(self) -> None:
+        """Close every reader and mapped file (the object can be used again afterwards)."""
         with self._lock:
-            if self._ix is not None:
-                self._ix.close()
-                self._ix = None
-            if self._recall is not None:
-                self._recall[1].close()
-                self._recall = None
-            for searcher in self._searchers:
-                searcher.close()
-            self._searchers.clear()
-            self._local = threading.local()
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def __enter__(self) -> "KnowledgeBase":
         return self
@@ -188,38 +85,33 @@ class KnowledgeBase:
         self.close()
 
     # -- writing -----------------------------------------------------------
-    def index(self, paths: Iterable[str | os.PathLike], *, rebuild: bool = False,
-              progress: Progress | None = None, lock_timeout: float = 30.0) -> IndexSummary:
+    def index(self, paths: Iterable[str | os.PathLike], *, rebuild: bool = False, progress=None,
+              lock_timeout: float = config.LOCK_TIMEOUT) -> IndexSummary:
         """Index files and directories (incrementally unless ``rebuild``); returns what was done.
 
         Raises ``SourceNotFoundError`` for a missing path, ``IndexBusyError`` when
         another process holds the write lock past ``lock_timeout`` seconds, and
         ``IndexVersionError`` when the existing index needs ``rebuild=True``.
         """
-        summary = run_index(self._dir, list(paths), rebuild=rebuild, progress=progress, lock_timeout=lock_timeout)
-        return summary
+        from .indexer import run_index
+
+        return run_index(self._store, self._engine_(), list(paths), rebuild=rebuild, progress=progress,
+                         lock_timeout=lock_timeout)
 
     # -- reading -----------------------------------------------------------
     def _reading(self, fn):
-        """Run a read, retrying when a concurrent ``index --rebuild`` switched generations under it."""
+        """Run a read, retrying when a concurrent rebuild switched generations under it."""
         for attempt in range(3):
             try:
-                return fn()
+                with self._readers().view() as view:
+                    return fn(view)
             except (IndexCorruptError, IndexNotFoundError):
-                if attempt == 2 or not self._dir.exists():
+                if attempt == 2 or not self.exists():
                     raise
-                self._drop_cache()
                 time.sleep(0.05 * (attempt + 1))
             except RecursionError:
                 raise QueryError("The query is too complex to run; use fewer words or operators.") from None
         raise AssertionError("unreachable")
-
-    def _drop_cache(self) -> None:
-        with self._lock:
-            self._ix = None
-            self._gen = None
-            self._recall = None
-            self._local = threading.local()
 
     def search(self, query: str, *, limit: int = 10, section: str | None = None, doc: str | None = None,
                topic: str | None = None, since: str | None = None, until: str | None = None,
@@ -229,122 +121,111 @@ class KnowledgeBase:
         ``section`` and ``doc`` restrict to sections / documents whose path or
         title contains the text (or whose id equals it); ``topic`` to a topic
         slug (see ``topics()``); ``since``/``until`` are ISO dates (partial
-        dates allowed). With ``expand`` (the default) English, pinyin and
-        synonyms widen the query (see ``SearchResult.expanded``). With
-        ``correct``, a query that finds nothing is retried with its
-        "did you mean" suggestion (``SearchResult.corrected`` is then True).
+        dates allowed). Every restriction holds for every hit. With ``expand``
+        (the default) English, pinyin and synonyms widen the query (see
+        ``SearchResult.expanded``). With ``correct``, a query that finds
+        nothing is retried with its "did you mean" suggestion
+        (``SearchResult.corrected`` is then True).
 
-        Raises ``QueryError`` for a query that cannot be parsed and
+        Raises ``QueryError`` for a query or option that is invalid and
         ``IndexNotFoundError`` when there is no index.
         """
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-            raise QueryError("--limit must be a positive whole number.")
-        if context < 0:
-            raise QueryError("--context must be zero or more.")
-        limit = min(limit, MAX_LIMIT)
-        node = q.parse(query)
-        extra = []
-        if section:
-            extra.append(q.Filter("section", section))
-        if doc:
-            extra.append(q.Filter("doc", doc))
-        if topic:
-            extra.append(q.Filter("topic", topic))
-        if extra:
-            node = q.And((node, *extra))
-        filt = date_filter(since, until)
-        return self._reading(lambda: self._search(query, node, limit, filt, context, expand, correct,
-                                                  dict(section=section, doc=doc, topic=topic, since=since, until=until)))
+        from .query import parse as q
+        from .text.dates import date_range
 
-    def _search(self, query: str, node, limit: int, filt, context: int, expand: bool, correct: bool,
-                filters: dict) -> SearchResult:
-        with whoosh_errors(self.path):
-            s = self._searcher()
-            pinyin = self._pinyin_map()
-            verbatim = Verbatim(s, self._recall_file(s))
-            allowed = date_docs(s, filt) if filt else None
-            total, rows, compiled = run_search(s, node, limit=limit, filter_query=allowed, expand=expand,
-                                               pinyin_map=pinyin, verbatim=verbatim)
-            suggestion = ""
-            if expand and (total == 0 or compiled.untranslated):
-                suggestion = suggest(s, query, node, compiled, pinyin, verbatim)
-            docs = _DocCache(s)
-            hits = []
-            for stored, score in rows:
-                ctx = self._context(s, docs, stored, context, compiled.needles) if context else ()
-                hits.append(make_hit(stored, docs[_doc_of(stored)], score, compiled.needles, ctx))
-        result = SearchResult(hits, query=query, total=total, expanded=tuple(compiled.expansions), suggestion=suggestion)
-        if correct and total == 0 and suggestion:
-            fixed = self.search(suggestion, limit=limit, context=context, expand=expand, correct=False, **filters)
-            return SearchResult(fixed, query=suggestion, total=fixed.total, expanded=fixed.expanded,
-                                suggestion=suggestion, corrected=True)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise QueryError("The limit must be a positive whole number.", param="limit")
+        if not isinstance(context, int) or isinstance(context, bool) or context < 0:
+            raise QueryError("The context must be zero or more passages.", param="context")
+        limit = min(limit, config.MAX_LIMIT)
+        node = q.parse(query)
+        filters = [q.Filter(name, value) for name, value in (("section", section), ("doc", doc), ("topic", topic))
+                   if value]
+        try:
+            dates = date_range(since, until)
+        except ValueError as e:
+            bound = str(e)
+            value = since if bound == "since" else until
+            raise QueryError(f"The {bound} date {value!r} is not a date; use YYYY-MM-DD, YYYY-MM or YYYY.",
+                             param=bound) from None
+        result = self._reading(
+            lambda view: self._search(view, query, node, filters, dates, limit, context, expand, correct))
+        if correct and result.total == 0 and result.suggestion:
+            fixed = self.search(result.suggestion, limit=limit, section=section, doc=doc, topic=topic, since=since,
+                                until=until, context=context, expand=expand, correct=False)
+            return SearchResult(fixed.hits, query=result.suggestion, total=fixed.total, expanded=fixed.expanded,
+                                suggestion=result.suggestion, corrected=True, relaxed=fixed.relaxed)
         return result
 
-    def topics(self) -> tuple[TopicCount, ...]:
-        """Every topic of the taxonomy with the number of passages tagged with it."""
-        return self._reading(self._topics)
+    def _search(self, view, query, node, filters, dates, limit, context, expand, correct) -> SearchResult:
+        from .searcher import make_hit, run_search
 
-    def _topics(self) -> tuple[TopicCount, ...]:
-        with whoosh_errors(self.path):
-            s = self._searcher()
-            return tuple(
-                TopicCount(t.slug, t.en, t.zh, s.doc_frequency("topics", t.slug)) for t in lexicon.topics()
-            )
+        out = run_search(view, query, node, filters=filters, dates=dates, limit=limit, expand=expand,
+                         prefer_suggestion=correct)
+        needles = out.plan.needles
+        hits = []
+        for rec, score in out.rows:
+            ctx = self._context(view, rec.id, rec.doc_id, context, needles) if context else ()
+            hits.append(make_hit(rec, view.reader.document(rec.doc_id), score, needles, ctx))
+        return SearchResult(tuple(hits), query=query, total=out.total, expanded=out.plan.expansions,
+                            suggestion=out.suggestion, relaxed=out.relaxed)
 
-    def _context(self, searcher, docs: "_DocCache", stored: dict, n: int, needles) -> tuple[Hit, ...]:
-        """Up to ``n`` passages on each side of ``stored``, in document order."""
-        pid = stored.get("id", "")
-        doc_id = pid.rsplit("#", 1)[0]
-        order = docs[doc_id].get("passages") or []
+    def _context(self, view, pid: str, doc_id: str, n: int, needles) -> tuple[Hit, ...]:
+        """Up to ``n`` passages on each side of passage ``pid``, in document order."""
+        from .searcher import make_hit
+
+        doc = view.reader.document(doc_id)
+        order = list(doc.passages) if doc else []
         try:
             i = order.index(pid)
         except ValueError:
             return ()
         out = []
         for other in order[max(0, i - n) : i] + order[i + 1 : i + 1 + n]:
-            f = searcher.document(id=other)
-            if f is not None:
-                out.append(make_hit(f, docs[doc_id], 0.0, needles))
+            rec = view.reader.passage(other)
+            if rec is not None:
+                out.append(make_hit(rec, doc, 0.0, needles))
         return tuple(out)
 
     def get(self, passage_id: str, *, context: int = 0) -> Hit:
         """The passage with this id (and ``context`` neighbours on each side)."""
-        return self._reading(lambda: self._get(passage_id, context))
+        if not isinstance(context, int) or isinstance(context, bool) or context < 0:
+            raise QueryError("The context must be zero or more passages.", param="context")
+        return self._reading(lambda view: self._get(view, passage_id, context))
 
-    def _get(self, passage_id: str, context: int) -> Hit:
-        with whoosh_errors(self.path):
-            s = self._searcher()
-            stored = s.document(id=passage_id) if passage_id else None
-            if stored is None:
-                raise PassageNotFoundError(
-                    f"No passage has id {passage_id!r}; ids look like <doc_id>#<paragraph>, as printed by `kb search`."
-                )
-            docs = _DocCache(s)
-            ctx = self._context(s, docs, stored, context, []) if context else ()
-            return make_hit(stored, docs[_doc_of(stored)], 0.0, [], ctx)
+    def _get(self, view, passage_id: str, context: int) -> Hit:
+        from .searcher import make_hit
+
+        rec = view.reader.passage(passage_id)
+        if rec is None:
+            raise PassageNotFoundError(
+                f"No passage has id {passage_id!r}; ids look like <doc_id>#<paragraph>, as search results show them."
+            )
+        ctx = self._context(view, rec.id, rec.doc_id, context, ()) if context else ()
+        return make_hit(rec, view.reader.document(rec.doc_id), 0.0, (), ctx)
+
+    def topics(self) -> tuple[TopicCount, ...]:
+        """Every topic of the taxonomy with the number of passages tagged with it."""
+        from . import lexicon
+
+        return self._reading(
+            lambda view: tuple(TopicCount(t.slug, t.en, t.zh, view.reader.topic_count(t.slug)) for t in lexicon.topics())
+        )
 
     def stats(self) -> Stats:
         """Counts and provenance of the index."""
         return self._reading(self._stats)
 
-    def _stats(self) -> Stats:
-        with whoosh_errors(self.path):
-            s = self._searcher()
-            manifest = self._dir.read_manifest(self._gen, s.reader().generation())
-            documents = sum(len(r.get("docs", ())) for r in manifest.files.values())
-            passages = s.doc_count() - documents  # one record per document besides its passages
+    def _stats(self, view) -> Stats:
+        manifest = view.manifest
+        files = manifest.indexed_files()
         return Stats(
-            documents=documents,
-            passages=passages,
-            files=len(manifest.files),
+            documents=manifest.documents(),
+            passages=view.reader.passage_count(),
+            files=len(files),
             index_path=str(self.path),
-            size_bytes=self._dir.size_bytes(),
+            size_bytes=self._store.size_bytes(),
             format=FORMAT_VERSION,
-            sources=tuple(sorted(manifest.files)),
+            sources=tuple(files),
             last_indexed=manifest.updated,
         )
-
-    def require(self) -> None:
-        """Raise ``IndexNotFoundError`` unless an index exists."""
-        if not self.exists():
-            raise IndexNotFoundError(f"No index at {self.path}; run `kb index PATH` to build one (or set --index / KB_INDEX).")

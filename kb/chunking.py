@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .config import HEADING_MAX_CHARS as _HEADING_MAX
+from .config import MAX_PASSAGE_CHARS, MIN_PASSAGE_CHARS
 from .models import Block, Document, Passage
 from .readers import line_blocks
 from .text import CLOSERS, OPENERS, SENTENCE_ENDS, STRONG_SENTENCE_ENDS
@@ -27,8 +29,6 @@ from .text import CLOSERS, OPENERS, SENTENCE_ENDS, STRONG_SENTENCE_ENDS
 __all__ = ["chunk", "LEAD_SECTION", "MAX_PASSAGE_CHARS", "MIN_PASSAGE_CHARS"]
 
 LEAD_SECTION = "导语"
-MAX_PASSAGE_CHARS = 400
-MIN_PASSAGE_CHARS = 12
 
 _NUM = "一二三四五六七八九十百千零〇两0-9０-９"
 _PART = re.compile(rf"^第[{_NUM}]+(编|分编|章|节)(?:[\s\u3000:：]|$)")
@@ -46,7 +46,6 @@ _RANK_CN = 20
 _RANK_PAREN = 21
 _RANK_DIGIT = 22
 _RANK_ARTICLE = 30
-_HEADING_MAX = 40
 
 
 @dataclass

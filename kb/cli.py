@@ -7,17 +7,16 @@ one-sentence message on stderr and exit code 2.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from . import KBError, KnowledgeBase
-from .api import default_index_path
+from . import serialize
+from .api import KnowledgeBase, default_index_path
+from .errors import IndexCorruptError, IndexNotFoundError, IndexVersionError, KBError
 from .models import Hit
 
 DEFAULT_SOURCE = Path("seeds")
@@ -32,12 +31,40 @@ def _n(count: int, word: str) -> str:
 
 
 def _dump(obj) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False))
+    click.echo(serialize.dumps(obj))
 
 
 def _fail(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
+
+
+# The library's errors are neutral; the CLI says which command or flag helps.
+_ADVICE = {
+    IndexNotFoundError: "run `kb index PATH` to build one (or set --index / KB_INDEX)",
+    IndexCorruptError: "run `kb index --rebuild PATH`",
+    IndexVersionError: "run `kb index --rebuild PATH`",
+}
+_FLAGS = {"limit": "--limit", "context": "--context", "since": "--since", "until": "--until", "topic": "--topic",
+          "section": "--section", "doc": "--doc"}
+_HINTS = {"topics": "run `kb topics` to list them"}
+
+
+def _message(e: KBError) -> str:
+    """The library's sentence, with the CLI's flag name and advice."""
+    text = str(e).rstrip()
+    flag = _FLAGS.get(e.param or "")
+    if flag:
+        text = text.rstrip(".") + f" ({flag})."
+    advice = _HINTS.get(e.hint or "")
+    for cls, text_ in _ADVICE.items():
+        if isinstance(e, cls):
+            advice = text_
+            break
+    if advice:  # the CLI's own advice replaces the library's neutral one
+        fact = text.rsplit("; ", 1)[0] if "; " in text else text
+        text = fact.rstrip(".") + f"; {advice}."
+    return text
 
 
 def handle_errors(fn):
@@ -48,22 +75,12 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except KBError as e:
-            _fail(str(e))
+            _fail(_message(e))
         except KeyboardInterrupt:
             click.echo("Interrupted; the index is unchanged unless the run had finished.", err=True)
             sys.exit(130)
 
     return wrapper
-
-
-def _hit_json(hit: Hit) -> dict:
-    d = asdict(hit)
-    d["highlights"] = [list(s) for s in hit.highlights]
-    d["topics"] = list(hit.topics)
-    d["context"] = [_hit_json(c) for c in hit.context]
-    if not hit.context:
-        d.pop("context")
-    return d
 
 
 def _render_snippet(hit: Hit, color: bool) -> str:
@@ -106,11 +123,11 @@ def main(ctx: click.Context, index_path: Path | None) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start afresh instead of updating incrementally.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--wait", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for another running `kb index` to finish.")
+@click.option("--lock-timeout", "--wait", "lock_timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for another running `kb index` to finish (--wait is the old name).")
 @click.pass_obj
 @handle_errors
-def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json: bool, wait: float) -> None:
+def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json: bool, lock_timeout: float) -> None:
     """Index files and directories (default: ./seeds): .txt, .md, .jsonl, .html.
 
     Unchanged files are skipped, changed ones replaced, removed ones dropped.
@@ -130,15 +147,12 @@ def index_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], rebuild: bool, as_json
 
     show = sys.stderr.isatty() and not as_json
     try:
-        summary = kb.index(sources, rebuild=rebuild, progress=progress if show else None, lock_timeout=wait)
+        summary = kb.index(sources, rebuild=rebuild, progress=progress if show else None, lock_timeout=lock_timeout)
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
     if as_json:
-        d = asdict(summary)
-        d["skipped"] = [{"path": s.path, "reason": s.reason, "kind": s.kind, **({"line": s.line} if s.line else {})}
-                        for s in summary.skipped]
-        _dump(d)
+        _dump(serialize.index_summary(summary))
         return
     for s in summary.skipped:
         click.echo(f"skipped {s.path}: {s.reason}", err=True)
@@ -174,12 +188,13 @@ def _ensure_index(kb: KnowledgeBase) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON hit per line.")
 @click.option("--explain", is_flag=True, help="Show the Chinese terms the query was expanded to, and why.")
-@click.option("--no-expand", is_flag=True, help="Search the query as written: no translation, pinyin or synonyms.")
+@click.option("--expand/--no-expand", default=True, show_default=True,
+              help="Widen the query with translations, pinyin and synonyms; --no-expand searches it as written.")
 @click.pass_obj
 @handle_errors
 def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None, topic: str | None,
                since: str | None, until: str | None, context: int, as_json: bool, as_jsonl: bool,
-               explain: bool, no_expand: bool) -> None:
+               explain: bool, expand: bool) -> None:
     """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:, topic:.
 
     English and pinyin queries are translated to Chinese terms (see --explain).
@@ -193,17 +208,14 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
     _ensure_index(kb)
     t0 = time.perf_counter()
     result = kb.search(query, limit=limit, section=section, doc=doc, topic=topic, since=since, until=until,
-                       context=context, expand=not no_expand, correct=True)
+                       context=context, expand=expand, correct=True)
     elapsed = time.perf_counter() - t0
-    expanded = [{"query": e.query, "term": e.term, "origin": e.origin} for e in result.expanded]
     if as_json:
-        _dump({"query": query, "total": result.total, "hits": [_hit_json(h) for h in result],
-               "expanded": expanded, "suggestion": result.suggestion or None,
-               "corrected": result.corrected})
+        _dump(serialize.search_result(result, query=query))
         return
     if as_jsonl:
         for h in result:
-            _dump(_hit_json(h))
+            _dump(serialize.hit(h))
         return
     color = _color()
     if result.corrected:
@@ -211,7 +223,7 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
     elif result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
     if explain:
-        if expanded:
+        if result.expanded:
             by_query: dict[str, list[str]] = {}
             for e in result.expanded:
                 by_query.setdefault(e.query, []).append(f"{e.term} ({e.origin})")
@@ -232,23 +244,23 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
     click.echo(f"{len(result)} of {result.total} matching passages ({elapsed * 1000:.0f} ms).")
 
 
-@main.command("show")
+@main.command("get")
 @click.argument("passage_id")
 @click.option("-C", "--context", type=click.IntRange(min=0), default=1, show_default=True,
               help="Neighbouring paragraphs to show on each side.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors
-def show_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) -> None:
-    """Print one passage, by id, with its neighbours.
+def get_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) -> None:
+    """Print one passage, by id, with its neighbours (`kb show` is the same command).
 
     Example:
 
-        kb show 'xinhua-2020-12-01-shandong-urbanization#6'
+        kb get 'xinhua-2020-12-01-shandong-urbanization#6'
     """
     hit = kb.get(passage_id, context=context)
     if as_json:
-        _dump(_hit_json(hit))
+        _dump(serialize.hit(hit))
         return
     color = _color()
     before = [c for c in hit.context if c.start < hit.start]
@@ -258,6 +270,11 @@ def show_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) ->
     _print_hit(None, hit, color, full=True)
     for c in after:
         click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+
+
+# The command's first name, kept for scripts that use it.
+main.add_command(click.Command("show", callback=get_cmd.callback, params=get_cmd.params, help=get_cmd.help,
+                               hidden=True), "show")
 
 
 @main.command("topics")
@@ -273,7 +290,7 @@ def topics_cmd(kb: KnowledgeBase, as_json: bool) -> None:
     """
     topics = kb.topics()
     if as_json:
-        _dump({"topics": [asdict(t) for t in topics]})
+        _dump(serialize.topics(topics))
         return
     width = max(len(t.slug) for t in topics)
     for t in topics:
@@ -293,9 +310,7 @@ def stats_cmd(kb: KnowledgeBase, as_json: bool) -> None:
     """
     st = kb.stats()
     if as_json:
-        d = asdict(st)
-        d["sources"] = list(st.sources)
-        _dump(d)
+        _dump(serialize.stats(st))
         return
     click.echo(f"index:     {st.index_path} (format {st.format}, {st.size_bytes / 1e6:.1f} MB)")
     click.echo(f"documents: {st.documents}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from .config import MAX_FILE_BYTES
 from .models import Document, Skipped
 from .readers import SUFFIXES, Source, reader_for
 
@@ -30,7 +31,6 @@ __all__ = [
 
 SUPPORTED_SUFFIXES = SUFFIXES
 MANIFEST_NAME = "manifest.jsonl"
-MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,25 @@ class SourceFile:
 # --- discovery --------------------------------------------------------------
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[Skipped], dict[str, dict[str, Any]]]:
-    """Files under ``paths`` (recursively, hidden entries and symlink loops skipped).
+def _is_index_dir(path: Path) -> bool:
+    """A kb index directory (its files are never documents)."""
+    return (path / "CURRENT").is_file() and any(path.glob("gen-*"))
 
-    Returns the files, the entries skipped while walking, and manifest metadata
-    keyed by file key.
+
+def discover(paths: Iterable[Path], *, exclude: Iterable[Path] = ()
+             ) -> tuple[list[SourceFile], list[Skipped], dict[str, dict[str, Any]]]:
+    """Files under ``paths`` (recursively; hidden entries, symlink loops and kb index directories skipped).
+
+    Directories in ``exclude`` (such as the index being written) are not
+    walked. Returns the files, the entries skipped while walking, and manifest
+    metadata keyed by file key.
     """
+    excluded = set()
+    for e in exclude:
+        try:
+            excluded.add(Path(e).resolve())
+        except OSError:
+            pass
     files: dict[str, SourceFile] = {}
     skipped: list[Skipped] = []
     manifests: dict[str, dict[str, Any]] = {}
@@ -81,6 +94,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[SourceFile], list[Skipped], di
                 dirnames[:] = []
                 continue
             seen_dirs.add(ident)
+            if Path(dirpath).resolve() in excluded or _is_index_dir(Path(dirpath)):
+                dirnames[:] = []
+                continue
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if name.startswith("."):

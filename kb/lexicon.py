@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .text import has_cjk, normalize
+from .text import has_cjk, is_han, normalize
 
 __all__ = [
     "Topic",
@@ -296,25 +296,30 @@ def pinyin_of(term: str) -> str:
 
 
 class PinyinMap:
-    """Toneless pinyin → words of the index, stored as ``pinyin.tsv`` in an index generation."""
-
-    FILE = "pinyin.tsv"
+    """Toneless pinyin → words of the index (saved per commit by ``kb.store.Snapshot``)."""
 
     def __init__(self, entries: dict[str, set[str]] | None = None):
         self.entries: dict[str, set[str]] = entries or {}
 
     @classmethod
-    def load(cls, gen: Path) -> "PinyinMap":
+    def load(cls, path: Path | None) -> "PinyinMap":
+        """The map in ``path`` (empty when there is none or it cannot be read)."""
         entries: dict[str, set[str]] = {}
+        if path is None:
+            return cls()
         try:
-            text = (gen / cls.FILE).read_text("utf-8")
-        except OSError:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
             return cls()
         for line in text.splitlines():
             key, _, words = line.partition("\t")
             if words:
                 entries[key] = set(words.split(","))
         return cls(entries)
+
+    def dumps(self) -> str:
+        lines = [f"{k}\t{','.join(sorted(v))}" for k, v in sorted(self.entries.items())]
+        return "\n".join(lines) + "\n"
 
     def known(self) -> set[str]:
         out: set[str] = set()
@@ -323,24 +328,18 @@ class PinyinMap:
         return out
 
     def add_terms(self, terms) -> int:
-        """Add CJK terms (1–6 characters); returns how many were new."""
+        """Add Chinese terms (1–6 characters); returns how many were new."""
         from pypinyin import lazy_pinyin
 
         known = self.known()
         added = 0
         for t in terms:
-            if t in known or not 1 <= len(t) <= 6 or not all("\u4e00" <= c <= "\u9fff" for c in t):
+            if t in known or not 1 <= len(t) <= 6 or not is_han(t):
                 continue
             key = " ".join(lazy_pinyin(t)).replace("ü", "v")
             self.entries.setdefault(key, set()).add(t)
             added += 1
         return added
-
-    def save(self, gen: Path) -> None:
-        from .index import _write_atomic
-
-        lines = [f"{k}\t{','.join(sorted(v))}" for k, v in sorted(self.entries.items())]
-        _write_atomic(gen / self.FILE, "\n".join(lines) + "\n")
 
     def words(self, syllables: tuple[str, ...]) -> set[str]:
         return self.entries.get(" ".join(syllables), set())
@@ -349,11 +348,14 @@ class PinyinMap:
 class LazyPinyinMap:
     """A ``PinyinMap`` read from disk on first use (most queries never need it)."""
 
-    def __init__(self, gen: Path):
-        self.gen = gen
+    def __init__(self, path: Path | None):
+        self.path = path
         self._map: PinyinMap | None = None
+        self._lock = threading.Lock()
 
     def words(self, syllables: tuple[str, ...]) -> set[str]:
         if self._map is None:
-            self._map = PinyinMap.load(self.gen)
+            with self._lock:
+                if self._map is None:
+                    self._map = PinyinMap.load(self.path)
         return self._map.words(syllables)

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Block", "Document", "Passage", "Hit", "Skipped", "IndexSummary", "Stats", "Expansion", "TopicCount"]
+__all__ = [
+    "Block",
+    "Document",
+    "Passage",
+    "PassageId",
+    "Hit",
+    "SearchResult",
+    "Skipped",
+    "IndexSummary",
+    "Stats",
+    "Expansion",
+    "TopicCount",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,29 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, order=True)
+class PassageId:
+    """A passage's stable id: ``<doc_id>#<paragraph>``, or ``#<paragraph>.<part>`` for a part of a long paragraph."""
+
+    doc_id: str
+    paragraph: int
+    part: int = 0
+
+    @classmethod
+    def parse(cls, value: str) -> "PassageId | None":
+        """The id's parts, or None when ``value`` is not a passage id."""
+        doc_id, sep, rest = str(value).rpartition("#")
+        if not sep or not doc_id:
+            return None
+        para, _, part = rest.partition(".")
+        if not para.isdigit() or (part and not part.isdigit()):
+            return None
+        return cls(doc_id, int(para), int(part or 0))
+
+    def __str__(self) -> str:
+        return f"{self.doc_id}#{self.paragraph}" + (f".{self.part}" if self.part else "")
+
+
 @dataclass(frozen=True)
 class Passage:
     """A searchable unit: one body paragraph, or one bounded part of a long one.
@@ -85,7 +120,8 @@ class Hit:
     """One matching passage with its document context and highlights.
 
     ``highlights`` are ``(start, end)`` character spans in ``text``; ``snippet``
-    is an excerpt with each highlight wrapped in ``<mark>…</mark>``.
+    is an excerpt with each highlight wrapped in ``<mark>…</mark>``; ``page``
+    is the page the passage starts on, None for documents without pages.
     """
 
     id: str
@@ -106,6 +142,39 @@ class Hit:
     context: tuple["Hit", ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     page: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The hits of one search, best first, with facts about the search.
+
+    Iterating, ``len()`` and indexing go over ``hits``. ``query``: the query
+    the hits answer; ``total``: how many passages match in all; ``expanded``:
+    the terms the query was widened to; ``suggestion``: a "did you mean"
+    query, or ""; ``corrected``: True when the query as typed found nothing
+    and these are the suggestion's hits; ``relaxed``: True when no passage
+    has every word of the query and these are the passages with most of them.
+    """
+
+    hits: tuple[Hit, ...]
+    query: str
+    total: int
+    expanded: tuple[Expansion, ...] = ()
+    suggestion: str = ""
+    corrected: bool = False
+    relaxed: bool = False
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, i):
+        return self.hits[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.hits)
 
 
 @dataclass(frozen=True)

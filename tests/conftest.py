@@ -37,6 +37,15 @@ def seed_kb(tmp_path, seed_dir):
     kb.close()
 
 
+def live_commit(kb) -> tuple[Path, int]:
+    """The live generation directory of a ``KnowledgeBase`` and the number of its newest commit."""
+    from kb.engine import default_engine
+    from kb.store import IndexStore
+
+    gen = IndexStore(kb.path).current()
+    return gen, default_engine().latest_commit(gen)
+
+
 def write_tree(root: Path, files: dict) -> Path:
     """Create ``files`` ({relative path: str (UTF-8) or bytes}) under ``root``; returns ``root``."""
     root.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,9 @@ import pytest
 from whoosh import fields, query as wq
 from whoosh.filedb.filestore import RamStorage
 
-from kb.analysis import WordTokenizer, normalize, query_words, word_tokens
+from kb.engine.whoosh.tokenizer import WordTokenizer
+from kb.text import normalize
+from kb.text.segment import query_words, word_tokens
 
 MIXED = "　　２０２４年，國務院推進戶籍制度改革，常住人口城鎮化率達到61.51%，G20峰會在杭州舉行。ＡＰＰ下載量增長"
 POLICY = "深化人地钱挂钩改革，保障农村宅基地权益，稳妥推进集体经营性建设用地入市。"

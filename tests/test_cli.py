@@ -44,7 +44,7 @@ def indexed(tmp_path, seed_dir, monkeypatch):
 
 def test_search_json_schema(indexed):
     data = json.loads(ok("search", "户籍", "--json").stdout)
-    assert set(data) == {"query", "total", "hits", "expanded", "suggestion", "corrected"}
+    assert set(data) == {"query", "total", "hits", "expanded", "suggestion", "corrected", "relaxed"}
     assert data["query"] == "户籍"
     assert all(set(e) == {"query", "term", "origin"} for e in data["expanded"])
     assert data["total"] >= len(data["hits"]) >= 1

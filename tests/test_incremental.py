@@ -223,7 +223,7 @@ def test_missing_index_raises_index_not_found(tmp_path):
         for call in (lambda: kb.search("户籍"), kb.stats, lambda: kb.get("a#1"), kb.require):
             with pytest.raises(IndexNotFoundError) as exc:
                 call()
-            assert "kb index" in str(exc.value)
+            assert "build one" in str(exc.value) and exc.value.code == "index_not_found"
     assert not where.exists(), "reading must not create an index directory"
 
 

@@ -6,10 +6,10 @@ import pytest
 
 from conftest import SEED_ID
 from kb import PassageNotFoundError, QueryError
-from kb.analysis import normalize
+from kb.text import normalize
 from kb.chunking import LEAD_SECTION
-from kb.index import FORMAT_VERSION
-from kb.search import highlight_spans
+from kb.store import FORMAT_VERSION
+from kb.highlight import highlight_spans
 
 P = lambda n: f"{SEED_ID}#{n}"  # noqa: E731
 

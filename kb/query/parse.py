@@ -3,20 +3,20 @@
 Syntax: words (implicitly AND-ed), ``"exact phrase"``, ``AND`` / ``OR`` /
 ``NOT`` (upper case), ``-word``, parentheses, and field filters
 ``section:…``, ``doc:…`` (alias ``title:``) and ``topic:…``. Errors raise
-``QueryError`` with a sentence saying how to fix the query.
+``QueryError`` with a sentence saying how to fix the query. Repeated terms
+are kept once: ``户籍 户籍`` is ``户籍``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import QueryError
+from ..config import MAX_NESTING, MAX_QUERY_CHARS
+from ..errors import QueryError
 
 __all__ = ["Node", "Text", "Filter", "Not", "And", "Or", "parse", "FIELDS"]
 
 FIELDS = {"section": "section", "doc": "doc", "title": "doc", "topic": "topic"}
-MAX_QUERY_CHARS = 2000
-MAX_NESTING = 32
 
 
 class Node:
@@ -46,7 +46,10 @@ class Not(Node):
 
 @dataclass(frozen=True)
 class And(Node):
+    """All children. ``explicit`` when the query said AND (then it is never relaxed)."""
+
     children: tuple[Node, ...]
+    explicit: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,17 +142,21 @@ class _Parser:
             if self.peek() in (None, ")", "OR", "AND"):
                 raise QueryError("OR needs a term on both sides; add one or remove the OR.")
             items.append(self.and_expr())
+        items = list(dict.fromkeys(items))  # 户籍 OR 户籍 is 户籍
         return items[0] if len(items) == 1 else Or(tuple(items))
 
     def and_expr(self) -> Node:
         items = [self.unary()]
+        explicit = False
         while self.peek() not in (None, ")", "OR"):
             if self.peek() == "AND":
                 self.take()
+                explicit = True
                 if self.peek() in (None, ")", "OR", "AND"):
                     raise QueryError("AND needs a term on both sides; add one or remove the AND.")
             items.append(self.unary())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        items = list(dict.fromkeys(items))  # a word repeated 600 times costs what it costs once
+        return items[0] if len(items) == 1 else And(tuple(items), explicit)
 
     def unary(self) -> Node:
         kind = self.peek()

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from whoosh.analysis import Token, Tokenizer
 
-from .text import normalize
-from .text.segment import query_words, word_tokens
+from ...text import normalize
+from ...text.segment import word_tokens
 
-__all__ = ["WordTokenizer", "normalize", "query_words", "word_tokens"]
-
+__all__ = ["WordTokenizer"]
 
 
 class WordTokenizer(Tokenizer):

@@ -10,10 +10,9 @@ of the passages that contain the string, character for character.
 This replaces a character-bigram field, which doubled the index's postings
 (and so its build time) and made it many times larger than the corpus.
 
-There is one file per Whoosh generation, ``recall-<generation>.bin``,
-written before the commit that creates that generation, so a searcher always
-reads the file that matches the index state it sees: a commit switches both
-at once. Files of older generations are pruned by later runs.
+There is one file per commit (``kb.store.snapshot``), written before the
+commit, so a searcher always reads the file that matches the index state it
+sees: a commit switches both at once.
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["RecallFile", "record", "write", "read_records", "prune", "path_for"]
+from .atomic import write_chunks_atomic
+
+__all__ = ["RecallFile", "record", "write", "read_records", "record_doc_id"]
 
 # UTF-16-LE: two bytes for a Chinese character instead of UTF-8's three, so a
 # scan reads a third fewer bytes. Every unit is two bytes and every record
@@ -41,37 +42,30 @@ def record(pid: str, normalized: str) -> bytes:
     return ("\x1e" + pid + "\x1f" + text).encode(_ENC, "surrogatepass")
 
 
-def path_for(gen: Path, generation: int) -> Path:
-    return gen / f"recall-{generation}.bin"
+def write(path: Path, records: Iterable[bytes], commit: int) -> None:
+    """Write the recall file of ``commit`` to ``path`` atomically."""
+    header = f"{_MAGIC}{commit}\n".encode(_ENC)
+    write_chunks_atomic(path, _chunks(header, records))
 
 
-def write(gen: Path, records: Iterable[bytes], generation: int) -> None:
-    """Write the file for Whoosh ``generation`` atomically."""
-    tmp = gen / f".recall-{generation}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(f"{_MAGIC}{generation}\n".encode(_ENC))
-        for r in records:
-            f.write(r)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path_for(gen, generation))
+def _chunks(header: bytes, records: Iterable[bytes]):
+    yield header
+    buf: list[bytes] = []
+    size = 0
+    for r in records:
+        buf.append(r)
+        size += len(r)
+        if size > 1 << 20:
+            yield b"".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield b"".join(buf)
 
 
-def prune(gen: Path, keep: Iterable[int], pattern: str = "recall-*.bin") -> None:
-    """Delete the per-generation files (``<name>-<generation>.<ext>``) of generations not in ``keep``."""
-    keep = set(keep)
-    for p in gen.glob(pattern):
-        try:
-            if int(p.stem.split("-", 1)[1]) not in keep:
-                p.unlink()
-        except (ValueError, OSError):
-            pass
-
-
-def read_records(gen: Path, generation: int) -> list[bytes] | None:
-    """The records of a generation's file (None when there is no such file or it is unreadable)."""
+def read_records(path: Path) -> list[bytes] | None:
+    """The records of a recall file (None when there is no such file or it is unreadable)."""
     try:
-        text = path_for(gen, generation).read_bytes().decode(_ENC, "surrogatepass")
+        text = path.read_bytes().decode(_ENC, "surrogatepass")
     except (OSError, UnicodeDecodeError):
         return None
     if not text.startswith(_MAGIC):
@@ -88,9 +82,9 @@ def record_doc_id(rec: bytes) -> str:
 class RecallFile:
     """A read-only, memory-mapped recall file."""
 
-    def __init__(self, gen: Path, generation: int):
-        self.path = path_for(gen, generation)
-        self.generation = -1
+    def __init__(self, path: Path):
+        self.path = path
+        self.commit = -1
         self._map = None
         self._file = None
         try:
@@ -100,7 +94,7 @@ class RecallFile:
                 self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
                 head = self._map[:128].decode(_ENC, "ignore")
                 if head.startswith(_MAGIC):
-                    self.generation = int(head[len(_MAGIC) : head.index("\n")])
+                    self.commit = int(head[len(_MAGIC) : head.index("\n")])
                 else:
                     self.close()
         except (OSError, ValueError):

@@ -1,0 +1,60 @@
+"""Every tunable of kb in one place, with a name and the reason for its value."""
+
+from __future__ import annotations
+
+import os
+
+# --- chunking ---------------------------------------------------------------------------------------
+MAX_PASSAGE_CHARS = 400  # a long paragraph is split at sentence ends into parts of at most this
+MIN_PASSAGE_CHARS = 12  # a shorter line joins a neighbour unless it is a heading or a law article
+HEADING_MAX_CHARS = 40  # a numbered line longer than this is a paragraph, not a heading
+
+# --- reading files ----------------------------------------------------------------------------------
+MAX_FILE_BYTES = 64 * 1024 * 1024  # larger files are skipped with a reason
+
+# --- queries ----------------------------------------------------------------------------------------
+MAX_QUERY_CHARS = 2000
+MAX_NESTING = 32  # parentheses or NOT deeper than this are refused
+MAX_LIMIT = 10_000  # the most hits one search returns
+MAX_WORDS_PER_TERM = 32  # a longer run without spaces is matched by its first words and verbatim
+
+# Scores: each query word matches as an OR of these alternatives, so exact words rank first.
+EXACT_BOOST = 3.0  # the word (all its words) in text, section or title
+LOOSE_BOOST = 1.0  # all the words of a multi-word query word, anywhere in the passage
+VERBATIM_BOOST = 0.5  # the string found only by verbatim recall
+TITLE_BOOST = 0.7  # per query word found in the document's title (times EXACT_BOOST)
+ADJACENT_BONUS = 2.0  # a multi-word query word found verbatim, among the top RERANK_WINDOW
+SECTION_FIELD_BOOST = 1.5  # BM25F weight of the section path against the passage text
+
+# Expansion: how much an expanded term counts against the word as typed.
+GLOSSARY_BOOST = 1.0
+PINYIN_BOOST = 0.8
+TOPIC_BOOST = 0.5
+SYNONYM_BOOST = 0.3
+DICTIONARY_BOOST = 0.25
+MAX_DICTIONARY_SENSES = 3
+MAX_PINYIN_WORDS = 3  # readings per pinyin syllable group
+MAX_PINYIN_COMBINATIONS = 27
+
+BM25_B = 0.75
+BM25_K1 = 1.2
+
+# Verbatim recall and ranking windows.
+VERBATIM_CAP = 20_000  # a string in more passages than this is matched by its words instead
+RERANK_WINDOW = 100  # proximity reranking and NOT post-filtering look at this many top hits
+
+# --- snippets ---------------------------------------------------------------------------------------
+SNIPPET_CHARS = 160
+
+# --- indexing ---------------------------------------------------------------------------------------
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this much new text, worker processes cost more than they save
+WRITER_MEMORY_MB = 256  # Whoosh's posting pool per writer
+LOCK_TIMEOUT = 30.0  # seconds a second writer waits for the first
+
+
+def worker_count() -> int:
+    """Processes for a large index run: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)

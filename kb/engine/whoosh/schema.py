@@ -1,0 +1,39 @@
+"""The Whoosh schema of a kb index."""
+
+from __future__ import annotations
+
+from whoosh import fields
+
+from ... import config
+from .tokenizer import WordTokenizer
+
+__all__ = ["make_schema"]
+
+
+def make_schema() -> fields.Schema:
+    """The index schema. Bump ``kb.store.FORMAT_VERSION`` whenever it or the analysis changes.
+
+    Two kinds of records share it. A passage has ``id`` and the searchable
+    fields. A document's record has ``docrec``, its title (indexed once, not
+    with every passage) and its metadata. Word fields keep frequencies, not
+    positions: exact phrases are checked against the verbatim text in the
+    recall file.
+    """
+    words = WordTokenizer()
+    return fields.Schema(
+        # passages
+        id=fields.ID(stored=True, unique=True),
+        doc_id=fields.ID(),
+        section=fields.TEXT(analyzer=words, phrase=False, field_boost=config.SECTION_FIELD_BOOST),
+        section_key=fields.ID(),
+        text=fields.TEXT(analyzer=words, phrase=False),
+        date_lo=fields.ID(),
+        date_hi=fields.ID(),
+        topics=fields.KEYWORD(commas=True, lowercase=True),
+        p=fields.STORED(),  # the passage record (kb.engine.whoosh.codec)
+        # documents
+        docrec=fields.ID(stored=True, unique=True),
+        title=fields.TEXT(analyzer=words, phrase=False),
+        title_key=fields.ID(),
+        doc=fields.STORED(),  # the document record (kb.engine.whoosh.codec)
+    )

@@ -1,0 +1,77 @@
+"""The JSON contract: one serializer for every result type, used by the CLI and every other front end.
+
+Values are plain dicts and lists ready for ``json.dumps(..., ensure_ascii=False)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from .errors import KBError
+from .models import Expansion, Hit, IndexSummary, SearchResult, Skipped, Stats, TopicCount
+
+__all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "error", "dumps"]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, UTF-8 text not escaped."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def hit(h: Hit) -> dict[str, Any]:
+    """A hit: every field of ``Hit``; ``highlights`` as [start, end] pairs; ``context`` only when asked for."""
+    d = asdict(h)
+    d["highlights"] = [list(s) for s in h.highlights]
+    d["topics"] = list(h.topics)
+    if h.context:
+        d["context"] = [hit(c) for c in h.context]
+    else:
+        d.pop("context")
+    return d
+
+
+def expansion(e: Expansion) -> dict[str, str]:
+    return {"query": e.query, "term": e.term, "origin": e.origin}
+
+
+def search_result(r: SearchResult, *, query: str | None = None) -> dict[str, Any]:
+    """A search: ``query`` is the query as typed (``r.query`` is the suggestion's when ``corrected``)."""
+    return {
+        "query": query if query is not None else r.query,
+        "total": r.total,
+        "hits": [hit(h) for h in r],
+        "expanded": [expansion(e) for e in r.expanded],
+        "suggestion": r.suggestion or None,
+        "corrected": r.corrected,
+        "relaxed": r.relaxed,
+    }
+
+
+def skipped(s: Skipped) -> dict[str, Any]:
+    d: dict[str, Any] = {"path": s.path, "reason": s.reason, "kind": s.kind}
+    if s.line:
+        d["line"] = s.line
+    return d
+
+
+def index_summary(s: IndexSummary) -> dict[str, Any]:
+    d = asdict(s)
+    d["skipped"] = [skipped(x) for x in s.skipped]
+    return d
+
+
+def stats(s: Stats) -> dict[str, Any]:
+    d = asdict(s)
+    d["sources"] = list(s.sources)
+    return d
+
+
+def topics(ts: tuple[TopicCount, ...]) -> dict[str, Any]:
+    return {"topics": [asdict(t) for t in ts]}
+
+
+def error(e: KBError) -> dict[str, Any]:
+    """An error: its stable code, its sentence, and the argument at fault (or null)."""
+    return {"error": {"code": e.code, "message": str(e), "param": e.param}}
