@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Iterable
 
 from . import config
-from .errors import IndexCorruptError, IndexNotFoundError, PassageNotFoundError, QueryError
-from .models import Hit, IndexSummary, SearchResult, Stats, TopicCount
+from .errors import DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, PassageNotFoundError, QueryError
+from .models import DocumentInfo, Hit, IndexSummary, OutlineEntry, SearchResult, Stats, TopicCount
 from .store import FORMAT_VERSION, IndexStore
 
 __all__ = ["KnowledgeBase", "default_index_path"]
@@ -131,7 +131,6 @@ class KnowledgeBase:
         ``IndexNotFoundError`` when there is no index.
         """
         from .query import parse as q
-        from .text.dates import date_range
 
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise QueryError("The limit must be a positive whole number.", param="limit")
@@ -139,15 +138,7 @@ class KnowledgeBase:
             raise QueryError("The context must be zero or more passages.", param="context")
         limit = min(limit, config.MAX_LIMIT)
         node = q.parse(query)
-        filters = [q.Filter(name, value) for name, value in (("section", section), ("doc", doc), ("topic", topic))
-                   if value]
-        try:
-            dates = date_range(since, until)
-        except ValueError as e:
-            bound = str(e)
-            value = since if bound == "since" else until
-            raise QueryError(f"The {bound} date {value!r} is not a date; use YYYY-MM-DD, YYYY-MM or YYYY.",
-                             param=bound) from None
+        filters, dates = _restrictions(section=section, doc=doc, topic=topic, since=since, until=until)
         result = self._reading(
             lambda view: self._search(view, query, node, filters, dates, limit, context, expand, correct))
         if correct and result.total == 0 and result.suggestion:
@@ -204,6 +195,52 @@ class KnowledgeBase:
         ctx = self._context(view, rec.id, rec.doc_id, context, ()) if context else ()
         return make_hit(rec, view.reader.document(rec.doc_id), 0.0, (), ctx)
 
+    def documents(self, *, section: str | None = None, doc: str | None = None, topic: str | None = None,
+                  since: str | None = None, until: str | None = None) -> tuple[DocumentInfo, ...]:
+        """The indexed documents, by id; with filters (as for ``search``), those with a matching passage."""
+        filters, dates = _restrictions(section=section, doc=doc, topic=topic, since=since, until=until)
+        return self._reading(lambda view: self._documents(view, filters, dates))
+
+    def _documents(self, view, filters, dates) -> tuple[DocumentInfo, ...]:
+        from .query.plan import plan as make_plan
+        from .query import parse as q
+
+        records = {r.id: r for r in view.reader.documents()}
+        if filters or dates:
+            p = make_plan(q.And(tuple(filters)), None, filters=()) if filters else None
+            allowed = view.reader.allowed(p.filters if p else (), dates)
+            keep = view.reader.documents_matching(allowed)
+            records = {k: v for k, v in records.items() if k in keep}
+        return tuple(_info(records[k]) for k in sorted(records))
+
+    def document(self, doc_id: str, *, text: bool = False) -> DocumentInfo:
+        """One document: metadata, its section outline with passage ids, and with ``text`` its whole text.
+
+        Raises ``DocumentNotFoundError`` for an unknown id.
+        """
+        return self._reading(lambda view: self._document(view, doc_id, text))
+
+    def _document(self, view, doc_id: str, text: bool) -> DocumentInfo:
+        rec = view.reader.document(doc_id)
+        if rec is None:
+            raise DocumentNotFoundError(f"No document has id {doc_id!r}; list the documents to see their ids.",
+                                        hint="docs")
+        outline: list[list] = []
+        parts: list[str] = []
+        for pid in rec.passages:
+            p = view.reader.passage(pid)
+            if p is None:
+                continue
+            if outline and outline[-1][0] == p.section:
+                outline[-1][1].append(pid)
+            else:
+                outline.append([p.section, [pid]])
+                if text:
+                    parts.append("§ " + p.section)
+            if text:
+                parts.append(p.text)
+        return _info(rec, tuple(OutlineEntry(sec, tuple(ids)) for sec, ids in outline), "\n\n".join(parts))
+
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
         from . import lexicon
@@ -229,3 +266,26 @@ class KnowledgeBase:
             sources=tuple(files),
             last_indexed=manifest.updated,
         )
+
+
+def _info(rec, outline=(), text: str = "") -> DocumentInfo:
+    return DocumentInfo(id=rec.id, title=rec.title, date=rec.date, source=rec.source,
+                        path=rec.rel or Path(rec.path).name, passages=len(rec.passages),
+                        metadata=rec.metadata or {}, outline=outline, text=text)
+
+
+def _restrictions(*, section=None, doc=None, topic=None, since=None, until=None):
+    """Search restrictions as query filters and a date range; raises ``QueryError`` for a bad date or topic."""
+    from .query import parse as q
+    from .text.dates import date_range
+
+    filters = [q.Filter(name, value) for name, value in (("section", section), ("doc", doc), ("topic", topic))
+               if value]
+    try:
+        dates = date_range(since, until)
+    except ValueError as e:
+        bound = str(e)
+        value = since if bound == "since" else until
+        raise QueryError(f"The {bound} date {value!r} is not a date; use YYYY-MM-DD, YYYY-MM or YYYY.",
+                         param=bound) from None
+    return filters, dates

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from dataclasses import replace
 import shutil
 import signal
 import time
@@ -254,6 +255,8 @@ class _Run:
                     continue
                 doc_ids.append(doc.id)
                 delete_doc(doc.id)  # also clears what an interrupted run may have left
+                if not doc.rel:
+                    doc = replace(doc, rel=sf.rel)
                 passages = chunk(doc)
                 tx.add_document(doc, passages, [tag(p.section + "\n" + p.text) for p in passages])
                 if not announced:

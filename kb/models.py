@@ -17,6 +17,8 @@ __all__ = [
     "Stats",
     "Expansion",
     "TopicCount",
+    "DocumentInfo",
+    "OutlineEntry",
 ]
 
 
@@ -60,6 +62,7 @@ class Document:
     format: str = "txt"
     blocks: tuple[Block, ...] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    rel: str = ""  # the file's path relative to the indexed root (set by the indexer)
 
 
 @dataclass(frozen=True, order=True)
@@ -226,3 +229,32 @@ class TopicCount:
     en: str
     zh: str
     passages: int
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """One section of a document's outline: its path and the passages filed under it, in order."""
+
+    section: str
+    passages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """An indexed document: metadata, passage count, and (when asked for) its outline and text.
+
+    ``path`` is the file's path relative to the indexed root (never an
+    absolute path); ``outline`` lists sections in document order;
+    ``text`` is the whole text of its passages with section headings, when
+    asked for.
+    """
+
+    id: str
+    title: str
+    date: str
+    source: str
+    path: str
+    passages: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    outline: tuple[OutlineEntry, ...] = ()
+    text: str = ""

@@ -10,9 +10,10 @@ from dataclasses import asdict
 from typing import Any
 
 from .errors import KBError
-from .models import Expansion, Hit, IndexSummary, SearchResult, Skipped, Stats, TopicCount
+from .models import DocumentInfo, Expansion, Hit, IndexSummary, SearchResult, Skipped, Stats, TopicCount
 
-__all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "error", "dumps"]
+__all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "document",
+           "documents", "error", "dumps"]
 
 
 def dumps(value: Any) -> str:
@@ -70,6 +71,21 @@ def stats(s: Stats) -> dict[str, Any]:
 
 def topics(ts: tuple[TopicCount, ...]) -> dict[str, Any]:
     return {"topics": [asdict(t) for t in ts]}
+
+
+def document(d: DocumentInfo) -> dict[str, Any]:
+    """A document: metadata and passage count; ``outline`` and ``text`` only when they were asked for."""
+    out = {"id": d.id, "title": d.title, "date": d.date, "source": d.source, "path": d.path,
+           "passages": d.passages, "metadata": d.metadata}
+    if d.outline:
+        out["outline"] = [{"section": e.section, "passages": list(e.passages)} for e in d.outline]
+    if d.text:
+        out["text"] = d.text
+    return out
+
+
+def documents(ds) -> dict[str, Any]:
+    return {"documents": [document(d) for d in ds]}
 
 
 def error(e: KBError) -> dict[str, Any]:

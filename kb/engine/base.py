@@ -66,6 +66,7 @@ class DocumentRecord:
     path: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     passages: tuple[str, ...] = ()
+    rel: str = ""  # path relative to the indexed root
 
 
 class Recall(Protocol):
@@ -115,6 +116,10 @@ class EngineReader(ABC):
 
     @abstractmethod
     def passage_count(self) -> int: ...
+
+    @abstractmethod
+    def documents_matching(self, allowed) -> set[str]:
+        """Ids of the documents with at least one passage in ``allowed`` (an ``allowed()`` value, not None)."""
 
     @abstractmethod
     def topic_count(self, slug: str) -> int: ...

@@ -51,6 +51,7 @@ def document_fields(doc: Document, passage_ids: list[str]) -> dict[str, Any]:
             "source": doc.source,
             "editor": doc.editor,
             "path": doc.path,
+            "rel": doc.rel,
             "metadata": doc.metadata or {},
             "passages": passage_ids,
         },
@@ -89,4 +90,5 @@ def document_record(stored: dict[str, Any]) -> DocumentRecord:
         path=d.get("path", ""),
         metadata=d.get("metadata") or {},
         passages=tuple(d.get("passages") or ()),
+        rel=d.get("rel", ""),
     )

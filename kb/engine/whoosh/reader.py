@@ -114,6 +114,24 @@ class WhooshReader(EngineReader):
 
         return self._cache.get(("count",), compute)
 
+    def _doc_refs(self) -> dict[str, tuple[int, ...]]:
+        """Document id → the numbers of its passages (from the ``doc_id`` postings, once per commit)."""
+
+        def compute():
+            reader = self._s.reader()
+            out = {}
+            with self._mapped():
+                for t in self._terms("doc_id"):
+                    ids = tuple(n for n in reader.postings("doc_id", t).all_ids() if not reader.is_deleted(n))
+                    if ids:
+                        out[t] = ids
+            return out
+
+        return self._cache.get(("docrefs",), compute)
+
+    def documents_matching(self, allowed) -> set[str]:
+        return {d for d, refs in self._doc_refs().items() if any(r in allowed for r in refs)}
+
     def topic_count(self, slug: str) -> int:
         with self._mapped():
             return self._s.doc_frequency("topics", slug)
