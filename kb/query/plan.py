@@ -282,6 +282,7 @@ def _english_sense(word: str) -> bool:
 class _Planner:
     stats: TermStats | None
     expand: bool
+    lexicon: "object"
     expansions: list[Expansion] = field(default_factory=list)
     untranslated: list[str] = field(default_factory=list)
     adjacent: list[str] = field(default_factory=list)
@@ -363,10 +364,10 @@ class _Planner:
     # -- English runs ---------------------------------------------------------------------------------
     def english_run(self, words: list[str]) -> tuple[list[Concept], list[Concept]]:
         """(required concepts, optional literal concepts) for consecutive English words."""
-        from ..lexicon import STOP_WORDS, glossary, split_pinyin, topic_phrases
+        from ..lexicon import STOP_WORDS, split_pinyin
 
-        gl = glossary()
-        tp = topic_phrases()
+        gl = self.lexicon.glossary()
+        tp = self.lexicon.topic_phrases()
         keys = [normalize(w).replace("’", "'").strip("'") for w in words]
         required: list[Concept] = []
         optional: list[Concept] = []
@@ -431,9 +432,7 @@ class _Planner:
         if positive and not n.phrase and len(alt.words) > 1:
             self.adjacent.append(alt.text)
         if self.expand and positive and not n.phrase:
-            from ..lexicon import synonyms
-
-            syn = synonyms().get(alt.text)
+            syn = self.lexicon.synonyms().get(alt.text)
             if syn:
                 alts += self.zh_alternatives(n.value, syn, "synonym", config.SYNONYM_BOOST)
         return Concept(n.value, tuple(alts))
@@ -467,7 +466,7 @@ class _Planner:
                 return _all_of(required, optional)
             return self.text(n, positive)
         if isinstance(n, q.Filter):
-            return _match(n)
+            return _match(n, self.lexicon)
         if isinstance(n, q.Not):
             inner = self.walk(n.child, not positive)
             return None if inner is None else Exclude(inner)
@@ -496,12 +495,10 @@ def _all_of(required: list, optional: list, *, explicit: bool = False):
     return AllOf(tuple(required), tuple(optional), explicit)
 
 
-def _match(n: q.Filter) -> Match:
+def _match(n: q.Filter, lexicon) -> Match:
     value = n.value.strip()
     if n.field == "topic":
-        from ..lexicon import topic_by_slug
-
-        if topic_by_slug(value) is None:
+        if lexicon.topic_by_slug(value) is None:
             raise QueryError(f"Unknown topic {value!r}; use one of the topic slugs of the taxonomy.", hint="topics")
         value = value.lower()
     if n.field not in ("section", "doc", "topic"):  # pragma: no cover - the parser knows the fields
@@ -510,22 +507,27 @@ def _match(n: q.Filter) -> Match:
 
 
 def plan(node: q.Node, stats: TermStats | None = None, *, expand: bool = True,
-         filters: Iterable[q.Filter] = ()) -> Plan:
+         filters: Iterable[q.Filter] = (), lexicon=None) -> Plan:
     """The plan of a parsed query, plus ``filters`` that hold for the whole search.
 
     Field restrictions that are AND-ed at the top of the query (``户籍
-    section:基础设施``) become filters too. Raises ``QueryError`` when nothing
-    in the query can be searched.
+    section:基础设施``) become filters too. ``lexicon`` is the vocabulary
+    (default: kb's package vocabulary). Raises ``QueryError`` when nothing in
+    the query can be searched.
     """
-    planner = _Planner(stats, expand)
-    global_filters = [_match(f) for f in filters]
+    if lexicon is None:
+        from ..lexicon import default_lexicon
+
+        lexicon = default_lexicon()
+    planner = _Planner(stats, expand, lexicon)
+    global_filters = [_match(f, lexicon) for f in filters]
     if isinstance(node, q.Filter):
-        return Plan(None, tuple(dict.fromkeys([*global_filters, _match(node)])))
+        return Plan(None, tuple(dict.fromkeys([*global_filters, _match(node, lexicon)])))
     if isinstance(node, q.And):
         kept = []
         for c in node.children:
             if isinstance(c, q.Filter):
-                global_filters.append(_match(c))
+                global_filters.append(_match(c, lexicon))
             else:
                 kept.append(c)
         if not kept:

@@ -26,19 +26,19 @@ class Vocabulary(Protocol):
 
 
 def suggest(query: str, node: q.Node, untranslated: Iterable[str], vocab: Vocabulary,
-            finds: Callable[[q.Text], bool]) -> str:
+            finds: Callable[[q.Text], bool], english: Iterable[str] = ()) -> str:
     """A corrected query string, or "".
 
     ``finds(text)`` says whether a query word alone finds any passage (words
-    that do are kept as typed).
+    that do are kept as typed); ``english`` is the English vocabulary that
+    misspelled words are matched against.
     """
     import difflib
 
-    from ..lexicon import english_vocabulary
-
+    english = list(english)
     fixes: dict[str, str] = {}
     for word in untranslated:
-        close = difflib.get_close_matches(normalize(word), english_vocabulary(), n=1, cutoff=0.8)
+        close = difflib.get_close_matches(normalize(word), english, n=1, cutoff=0.8)
         if close and close[0] != normalize(word):
             fixes[word] = close[0]
     for n in _texts(node):
