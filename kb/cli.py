@@ -83,25 +83,59 @@ def handle_errors(fn):
     return wrapper
 
 
+# Plain-text highlight markers: the first pair that the snippet's own text does not use,
+# so a highlight is never mistaken for brackets in the text (【免责声明】).
+_MARKERS = (("【", "】"), ("⟦", "⟧"), ("«", "»"), ("⦃", "⦄"))
+
+
 def _render_snippet(hit: Hit, color: bool) -> str:
     s = hit.snippet
     if color:
         return s.replace("<mark>", "\x1b[1;31m").replace("</mark>", "\x1b[0m")
-    return s.replace("<mark>", "【").replace("</mark>", "】")
+    plain = s.replace("<mark>", "").replace("</mark>", "")
+    for left, right in _MARKERS:
+        if left not in plain and right not in plain:
+            return s.replace("<mark>", left).replace("</mark>", right)
+    return s.replace("<mark>", "<<").replace("</mark>", ">>")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _block(text: str, indent: str = "   ") -> str:
+    """Text indented as one block: every line of it, including continuation lines."""
+    return "\n".join(indent + line.strip() for line in text.split("\n") if line.strip())
+
+
+def _citation(hit: Hit) -> str:
+    page = f" · p. {hit.page}" if hit.page else ""
+    return f"§ {_one_line(hit.section)} · ¶{hit.paragraph}{page} · {hit.id}"
 
 
 def _print_hit(n: int | None, hit: Hit, color: bool, *, full: bool = False) -> None:
-    head = hit.title
-    meta = "  ".join(x for x in (hit.date, hit.source) if x)
+    head = _one_line(hit.title)
+    meta = "  ".join(_one_line(x) for x in (hit.date, hit.source) if x)
     if color:
         head = click.style(head, bold=True)
         meta = click.style(meta, fg="green")
     prefix = f"{n}. " if n is not None else ""
     click.echo(f"{prefix}{head}  {meta}".rstrip())
-    loc = f"§ {hit.section} · ¶{hit.paragraph} · {hit.id}"
+    loc = _citation(hit)
     click.echo("   " + (click.style(loc, fg="cyan") if color else loc))
     body = hit.text if full else _render_snippet(hit, color)
-    click.echo("   " + body)
+    click.echo(_block(body))
+
+
+def _set_index(ctx: click.Context, _param, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = KnowledgeBase(value)
+
+
+# Every subcommand takes --index as well, so it works before or after the command name.
+_index_option = click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+                             expose_value=False, callback=_set_index,
+                             help="Index directory (default: $KB_INDEX or ./index).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,6 +154,7 @@ def main(ctx: click.Context, index_path: Path | None) -> None:
 
 
 @main.command("index")
+@_index_option
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start afresh instead of updating incrementally.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -176,8 +211,9 @@ def _ensure_index(kb: KnowledgeBase) -> None:
     click.echo(f"Indexed {_n(summary.total_documents, 'document')}, {_n(summary.total_passages, 'passage')}.", err=True)
 
 
-@main.command("search")
-@click.argument("query")
+@main.command("search", context_settings={"ignore_unknown_options": True})
+@_index_option
+@click.argument("words", nargs=-1, required=True)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Most hits to show.")
 @click.option("--section", help="Only passages whose section path contains this text.")
 @click.option("--doc", help="Only this document (id, or text in its title).")
@@ -192,12 +228,15 @@ def _ensure_index(kb: KnowledgeBase) -> None:
               help="Widen the query with translations, pinyin and synonyms; --no-expand searches it as written.")
 @click.pass_obj
 @handle_errors
-def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None, topic: str | None,
+def search_cmd(kb: KnowledgeBase, words: tuple[str, ...], limit: int, section: str | None, doc: str | None,
+               topic: str | None,
                since: str | None, until: str | None, context: int, as_json: bool, as_jsonl: bool,
                explain: bool, expand: bool) -> None:
     """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:, topic:.
 
     English and pinyin queries are translated to Chinese terms (see --explain).
+    The query may be several arguments; a word that starts with - excludes it
+    (kb search 户籍 -产业).
 
     Example:
 
@@ -205,6 +244,12 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
 
         kb search 'rural land reform' --explain
     """
+    unknown = [w for w in words if w.startswith("--") and len(w) > 2]
+    if unknown:
+        _fail(f"No such option {unknown[0]}; see `kb search --help` for the options.")
+    if as_json and as_jsonl:
+        _fail("Use either --json or --jsonl, not both.")
+    query = " ".join(words)
     _ensure_index(kb)
     t0 = time.perf_counter()
     result = kb.search(query, limit=limit, section=section, doc=doc, topic=topic, since=since, until=until,
@@ -222,7 +267,11 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
         click.echo(f"No passages match {query!r}; showing results for {result.suggestion!r}.")
     elif result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
+    if result.relaxed:
+        click.echo(f"No passage has all the words of {query!r}; showing passages with most of them.")
     if explain:
+        if result.relaxed:
+            click.echo("relaxed: ranked by how many of the query's words each passage has, then by score")
         if result.expanded:
             by_query: dict[str, list[str]] = {}
             for e in result.expanded:
@@ -236,15 +285,16 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
         return
     for n, hit in enumerate(result, 1):
         for c in (c for c in hit.context if c.start < hit.start):
-            click.echo("   ┆ " + c.text)
+            click.echo(_block(c.text, "   ┆ "))
         _print_hit(n, hit, color)
         for c in (c for c in hit.context if c.start > hit.start):
-            click.echo("   ┆ " + c.text)
+            click.echo(_block(c.text, "   ┆ "))
         click.echo()
     click.echo(f"{len(result)} of {result.total} matching passages ({elapsed * 1000:.0f} ms).")
 
 
 @main.command("get")
+@_index_option
 @click.argument("passage_id")
 @click.option("-C", "--context", type=click.IntRange(min=0), default=1, show_default=True,
               help="Neighbouring paragraphs to show on each side.")
@@ -266,10 +316,10 @@ def get_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) -> 
     before = [c for c in hit.context if c.start < hit.start]
     after = [c for c in hit.context if c.start > hit.start]
     for c in before:
-        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+        click.echo(_block(f"¶{c.paragraph} {c.text}", "   ┆ "))
     _print_hit(None, hit, color, full=True)
     for c in after:
-        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+        click.echo(_block(f"¶{c.paragraph} {c.text}", "   ┆ "))
 
 
 # The command's first name, kept for scripts that use it.
@@ -278,6 +328,7 @@ main.add_command(click.Command("show", callback=get_cmd.callback, params=get_cmd
 
 
 @main.command("topics")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors
@@ -298,6 +349,7 @@ def topics_cmd(kb: KnowledgeBase, as_json: bool) -> None:
 
 
 @main.command("stats")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors
