@@ -19,7 +19,9 @@ Data (``benchmarks/relevance/``)
     about the need), judged by reading the passage text, its section path and
     document title against the need, blind to which system returned it.
     ``hash`` is the first 12 hex digits of the SHA-1 of the passage text after
-    NFKC normalisation with all whitespace removed.
+    NFKC normalisation with all whitespace removed. The held-out queries'
+    judgments are kept in ``heldout-judgments.tsv`` (same columns; tuners must
+    not read it either).
 
 Systems (all three see the same passages: the corpus read with kb's own ingest and chunking)
     ``kb``: ``KnowledgeBase(dir).index([corpus])`` once, then
@@ -37,10 +39,12 @@ Judgment matching
     system's top 10 for the query's Chinese reference query in
     ``reference.tsv``, which is used for pooling only, never scored) to
     ``benchmarks/results/relevance-pool.tsv`` (ids, a ``grade`` column to fill)
-    and ``relevance-pool.txt`` (the texts to read). ``--add-judgments FILE``
-    appends graded rows (columns ``qid`` and ``n`` of the pool file, or ``pid``,
-    ``doc_id`` and ``hash``, plus ``grade``) to ``judgments.tsv``; it never
-    changes an existing judgment.
+    and ``relevance-pool.txt`` (the texts to read); the held-out queries' pairs
+    go to ``relevance-pool-heldout.tsv``/``.txt`` (for the judge only).
+    ``--add-judgments FILE`` appends graded rows (columns ``qid`` and ``n`` of
+    a pool file, or ``pid``, ``doc_id`` and ``hash``, plus ``grade``) to
+    ``judgments.tsv`` or ``heldout-judgments.tsv``; it never changes an
+    existing judgment.
 
 Metrics
     nDCG@10: DCG = sum over ranks i = 1..10 of (2^g_i - 1) / log2(i + 1),
@@ -100,11 +104,14 @@ DATA = HERE / "relevance"
 QUERIES = DATA / "queries.tsv"
 HELDOUT = DATA / "heldout.tsv"
 JUDGMENTS = DATA / "judgments.tsv"
+HELDOUT_JUDGMENTS = DATA / "heldout-judgments.tsv"
 REFERENCE = DATA / "reference.tsv"
 CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 POOL_TSV = RESULTS / "relevance-pool.tsv"
 POOL_TXT = RESULTS / "relevance-pool.txt"
+HELDOUT_POOL_TSV = RESULTS / "relevance-pool-heldout.tsv"
+HELDOUT_POOL_TXT = RESULTS / "relevance-pool-heldout.txt"
 SYSTEMS = ("kb", "bm25s+jieba", "whoosh+jieba")
 K = 10
 JUDGMENT_COLUMNS = ("qid", "pid", "doc_id", "hash", "grade")
@@ -147,19 +154,32 @@ def text_hash(text: str) -> str:
 
 
 class Judgments:
-    """The judged (query, passage) grades, looked up by id + text hash, then by doc_id + text hash."""
+    """The judged (query, passage) grades, looked up by id + text hash, then by doc_id + text hash.
 
-    def __init__(self, path: Path):
+    The held-out queries' judgments live in their own file (``heldout_ids`` says
+    which query ids go there), so that tuners can read ``judgments.tsv`` freely.
+    """
+
+    def __init__(self, path: Path, heldout_path: Path | None = None, heldout_ids: frozenset[str] = frozenset()):
         self.path = path
-        self.rows: list[dict[str, str]] = list(_tsv_rows(path)) if path.exists() else []
+        self.heldout_path = heldout_path
+        self.heldout_ids = heldout_ids
+        self.rows: list[dict[str, str]] = []
         self.by_id: dict[tuple[str, str, str], int] = {}
         self.by_doc: dict[tuple[str, str, str], int] = {}
-        for r in self.rows:
-            g = int(r["grade"])
-            if g not in (0, 1, 2):
-                sys.exit(f"{path}: grade must be 0, 1 or 2, got {r}")
-            self.by_id[(r["qid"], r["pid"], r["hash"])] = g
-            self.by_doc.setdefault((r["qid"], r["doc_id"], r["hash"]), g)
+        for p in (path, heldout_path):
+            if p is None or not p.exists():
+                continue
+            for r in _tsv_rows(p):
+                g = int(r["grade"])
+                if g not in (0, 1, 2):
+                    sys.exit(f"{p}: grade must be 0, 1 or 2, got {r}")
+                self.rows.append(r)
+                self.by_id[(r["qid"], r["pid"], r["hash"])] = g
+                self.by_doc.setdefault((r["qid"], r["doc_id"], r["hash"]), g)
+
+    def file_for(self, qid: str) -> Path:
+        return self.heldout_path if self.heldout_path and qid in self.heldout_ids else self.path
 
     def grade(self, qid: str, pid: str, doc_id: str, h: str) -> int | None:
         g = self.by_id.get((qid, pid, h))
@@ -172,7 +192,8 @@ class Judgments:
 
     def add(self, rows: list[dict[str, str]]) -> tuple[int, int]:
         """Append new judgments; returns (added, already present). Never changes an existing one."""
-        new, same = [], 0
+        new: dict[Path, list[dict[str, str]]] = {}
+        same = 0
         for r in rows:
             key = (r["qid"], r["pid"], r["hash"])
             g = int(r["grade"])
@@ -185,16 +206,16 @@ class Judgments:
                 same += 1
                 continue
             self.by_id[key] = g
-            new.append({c: str(r[c]) for c in JUDGMENT_COLUMNS})
-        if new:
-            header = not self.path.exists()
-            with open(self.path, "a", encoding="utf-8") as f:
+            new.setdefault(self.file_for(r["qid"]), []).append({c: str(r[c]) for c in JUDGMENT_COLUMNS})
+        for path, rows_ in new.items():
+            header = not path.exists()
+            with open(path, "a", encoding="utf-8") as f:
                 if header:
                     f.write("\t".join(JUDGMENT_COLUMNS) + "\n")
-                for r in new:
+                for r in rows_:
                     f.write("\t".join(r[c] for c in JUDGMENT_COLUMNS) + "\n")
-            self.rows.extend(new)
-        return len(new), same
+            self.rows.extend(rows_)
+        return sum(len(v) for v in new.values()), same
 
 
 # --- passages (kb's own reading of the corpus) ------------------------------------------------
@@ -417,14 +438,15 @@ def reference_rankings(queries: list[Query], engines: list, judgments: Judgments
     return out
 
 
-def write_pool(queries: list[Query], per_query: dict, lookup, extra: dict[str, list[dict]]) -> int:
+def write_pool(queries: list[Query], per_query: dict, lookup, extra: dict[str, list[dict]],
+               tsv_path: Path, txt_path: Path) -> int:
     """Write every unjudged (query, passage) of every system's top 10, shuffled, systems hidden.
 
     ``extra`` adds pool-only rankings (the reference queries') per query id.
     """
     RESULTS.mkdir(parents=True, exist_ok=True)
     n_total = 0
-    with open(POOL_TSV, "w", encoding="utf-8") as tsv, open(POOL_TXT, "w", encoding="utf-8") as txt:
+    with open(tsv_path, "w", encoding="utf-8") as tsv, open(txt_path, "w", encoding="utf-8") as txt:
         tsv.write("qid\tn\tpid\tdoc_id\thash\tgrade\n")
         for q in queries:
             pool = {}
@@ -448,7 +470,7 @@ def write_pool(queries: list[Query], per_query: dict, lookup, extra: dict[str, l
 
 def add_judgments(path: Path, judgments: Judgments) -> None:
     rows = list(_tsv_rows(path))
-    pool = {(r["qid"], r["n"]): r for r in _tsv_rows(POOL_TSV)} if POOL_TSV.exists() else {}
+    pool = {(r["qid"], r["n"]): r for f in (POOL_TSV, HELDOUT_POOL_TSV) if f.exists() for r in _tsv_rows(f)}
     ready = []
     for r in rows:
         if not r.get("grade", "").strip():
@@ -456,11 +478,11 @@ def add_judgments(path: Path, judgments: Judgments) -> None:
         if not r.get("pid"):
             src = pool.get((r["qid"], r["n"]))
             if src is None:
-                sys.exit(f"{path}: {r['qid']} #{r['n']} is not in {POOL_TSV}")
+                sys.exit(f"{path}: {r['qid']} #{r['n']} is not in {POOL_TSV.name} or {HELDOUT_POOL_TSV.name}")
             r = {**src, "grade": r["grade"]}
         ready.append({**r, "grade": r["grade"].strip()})
     added, same = judgments.add(ready)
-    print(f"{added} judgments added to {judgments.path} ({same} already there).")
+    print(f"{added} judgments added to {judgments.path.name} / {judgments.heldout_path.name} ({same} already there).")
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -487,9 +509,9 @@ def report(queries: list[Query], heldout: list[Query], per_query: dict, systems:
         rows.append([label] + [_f(summary[key][s][m]) for s in systems for m in ("ndcg10", "p5")])
     all_q = queries + heldout
     no_ideal = [q.id for q in all_q if all(per_query[q.id][s]["ndcg10"] is None for s in systems)]
-    rows.append(["zero-hit queries (all)"] + [x for s in systems
+    rows.append([f"zero-hit queries (of {len(all_q)})"] + [x for s in systems
                                               for x in (str(sum(1 for q in all_q if per_query[q.id][s]["hits"] == 0)), "")])
-    rows.append(["unjudged in top 10 (all)"] + [
+    rows.append(["unjudged/retrieved top-10"] + [
         x for s in systems for x in (f"{sum(per_query[q.id][s]['unjudged'] for q in all_q)}"
                                      f"/{sum(min(K, per_query[q.id][s]['hits']) for q in all_q)}", "")])
     errors = {s: [q.id for q in all_q if per_query[q.id][s].get("error")] for s in systems}
@@ -549,7 +571,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    judgments = Judgments(JUDGMENTS)
+    heldout_ids = frozenset(q.id for q in load_queries(HELDOUT)) if HELDOUT.exists() else frozenset()
+    judgments = Judgments(JUDGMENTS, HELDOUT_JUDGMENTS, heldout_ids)
     if args.add_judgments:
         add_judgments(args.add_judgments, judgments)
         return 0
@@ -559,6 +582,8 @@ def main(argv=None) -> int:
     systems = [s for s in SYSTEMS if not args.system or s in args.system]
     queries = load_queries(QUERIES)
     heldout = [] if args.no_heldout or not HELDOUT.exists() else load_queries(HELDOUT, heldout=True)
+    if {q.id for q in queries} & {q.id for q in heldout}:
+        sys.exit(f"{QUERIES.name} and {HELDOUT.name} share query ids; ids must be unique across both.")
     t0 = time.perf_counter()
     kb_hash = kb_source_hash()
     passages, digest = load_passages(corpus, args.rebuild, kb_hash)
@@ -595,11 +620,17 @@ def main(argv=None) -> int:
             p = passages.get(pid)
             if p is not None and text_hash(p.text) == h:
                 return p
+            if kb_engine is None or pid not in kb_engine.texts:
+                sys.exit(f"passage {pid} is neither in the corpus reading nor among kb's results")
             return kb_engine.texts[pid]  # kb returned a passage the peers' reading does not hold
 
         extra = reference_rankings(queries + heldout, engines, judgments)
-        n = write_pool(queries + heldout, per_query, lookup, extra)
-        print(f"\n{n} unjudged (query, passage) pairs written to {POOL_TSV} and {POOL_TXT}.")
+        n = write_pool(queries, per_query, lookup, extra, POOL_TSV, POOL_TXT)
+        print(f"\n{n} unjudged (query, passage) pairs written to {POOL_TSV} and {POOL_TXT.name}.")
+        if heldout:
+            n = write_pool(heldout, per_query, lookup, extra, HELDOUT_POOL_TSV, HELDOUT_POOL_TXT)
+            print(f"{n} held-out pairs written to {HELDOUT_POOL_TSV.name} and {HELDOUT_POOL_TXT.name} "
+                  f"(for the judge only: tuners must not read them).")
     RESULTS.mkdir(parents=True, exist_ok=True)
     main_ids = {q.id for q in queries}
     out = {"meta": meta, "summary": summary,
