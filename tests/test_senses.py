@@ -1,0 +1,132 @@
+"""Word senses in topic tagging, and the shape of the bilingual vocabulary data files.
+
+Sense rules (kb/data/senses.tsv) decide when an ambiguous word counts for a
+topic: 落户 of people settling is household registration, 落户 of a company is
+not. The data-file tests keep the glossary, abbreviations, segmentation words
+and sense rules reviewable: parseable, unique, non-empty Chinese terms.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import pytest
+
+from kb.analysis import normalize
+from kb.lexicon import _senses, glossary, synonyms, tag, topic_by_slug, topics
+
+CJK_TERM = re.compile(r"[\u4e00-\u9fff\u3007]+")
+
+
+def _data(name: str) -> str:
+    return resources.files("kb").joinpath("data", name).read_text("utf-8")
+
+
+# --- sense rules in tag() -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "分类放宽城镇落户限制，十年1.4亿农村人口在城镇落户。",
+    "促进在城镇稳定就业和生活的农民自愿有序进城落户。",
+    "退役士兵安置工作主管部门应当于退役士兵报到时为其开具落户介绍信。",
+    "全面放开城区常住人口300万以下城市落户限制。",
+])
+def test_people_settling_is_household_registration(text):
+    assert "household-registration" in tag(text)
+
+
+@pytest.mark.parametrize("text", [
+    "中国星网落户雄安新区后，带动60余家空天信息企业加速集聚。",
+    "在成都，累计落户海内外首店超4000家。",
+    "鼓励和支持国内外企业总部、区域总部、采购中心、研发中心等总部经济项目优先在西海岸新区落户。",
+    "来自日本的尼得科集团已有16个工厂落户嘉兴平湖。",
+])
+def test_a_company_or_project_locating_is_not_household_registration(text):
+    assert "household-registration" not in tag(text)
+
+
+def test_a_near_cue_must_be_in_the_same_sentence():
+    # 人口 is a cue for 落户, but it is in the previous sentence.
+    assert "household-registration" not in tag("这里人口稠密。中国星网落户雄安新区。")
+    assert "household-registration" in tag("中国星网落户雄安新区。这里放宽了人口落户条件。")
+
+
+def test_an_excluding_phrase_only_removes_the_occurrence_inside_it():
+    venue = "由烈士遗属户籍所在地县级人民政府退役军人工作主管部门发送通知书。"
+    assert "household-registration" not in tag(venue)
+    assert "household-registration" in tag(venue + "深化户籍制度改革。")
+
+
+def test_the_section_path_is_its_own_sentence():
+    soil = "第四章 风险管控和修复 > 第二节 农用地 > 第四十一条\n未污染和轻微污染的农用地划为优先保护类；"
+    assert "rural-land" not in tag(soil)
+    land = "第五章 建设用地 > 第四十八条\n征收农用地的土地补偿费、安置补助费标准由省、自治区、直辖市确定。"
+    assert "rural-land" in tag(land)
+
+
+@pytest.mark.parametrize("text,slug,expected", [
+    ("促进国民经济持续、快速、健康发展。", "health-care", False),
+    ("加强公共卫生体系建设，提高疾病预防控制能力。", "health-care", True),
+    ("开展中央八项规定精神学习教育，推动作风建设。", "education", False),
+    ("推进义务教育优质均衡发展，改善农村学校办学条件。", "education", True),
+    ("县级以上人民政府住房城乡建设主管部门负责风景名胜区监督管理工作。", "housing", False),
+    ("今年再完成棚户区住房改造600万套。", "housing", True),
+    ("人力资源社会保障部近日启动高校毕业生就业服务专项行动。", "talent", False),
+    ("实施更积极、更开放、更有效的人才引进政策。", "talent", True),
+    ("中越两党都坚定不移走社会主义道路，都领导各自国家进行社会主义建设。", "infrastructure", False),
+    ("今年计划新建、改建农村公路10.5万公里。", "infrastructure", True),
+    ("为经济建设和人民安居乐业创造良好的社会环境。", "housing", False),
+    ("德国企业暂停在美扩建工厂；工业和信息化部发布数据。", "industry", False),
+    ("加快发展先进制造业，推动传统产业转型升级。", "industry", True),
+])
+def test_ambiguous_words_count_only_in_their_topic_sense(text, slug, expected):
+    assert (slug in tag(text)) is expected
+
+
+def test_county_seat_counts_for_urbanization_only_as_an_urbanization_carrier():
+    assert "urbanization" not in tag("截至下午2时，河北阜平县城基本恢复供电。")
+    assert "urbanization" in tag("推进以县城为重要载体的城镇化建设。")
+    assert "urbanization" in tag("增强县城综合承载能力。")
+
+
+def test_untouched_terms_tag_as_before():
+    assert tag("") == ()
+    assert tag("推进宅基地制度改革试点") == ("rural-land", "pilot-programmes")
+    assert "household-registration" in tag("深化户籍制度改革，全面实施居住证制度")
+
+
+# --- senses.tsv data -------------------------------------------------------------------
+
+
+def _sense_rows():
+    rows = []
+    for n, line in enumerate(_data("senses.tsv").splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            rows.append((n, line.split("\t")))
+    return rows
+
+
+def test_sense_rules_parse_and_name_real_terms():
+    rows = _sense_rows()
+    assert len(rows) >= 40
+    seen = set()
+    syn = synonyms()
+    for n, cols in rows:
+        assert len(cols) == 4, f"line {n}: term, target, near cues, exclude cues (tab-separated)"
+        term, target, near, exclude = cols
+        assert CJK_TERM.fullmatch(term), f"line {n}: {term!r}"
+        assert (term, target) not in seen, f"line {n}: duplicate rule for {term} → {target}"
+        seen.add((term, target))
+        assert near.split() or exclude.split(), f"line {n}: a rule needs at least one cue"
+        if target == "*":
+            assert any(term in t.terms for t in topics()), f"line {n}: {term} is no topic's term"
+        elif CJK_TERM.fullmatch(target):
+            assert normalize(term) in syn.get(normalize(target), ()), f"line {n}: {term} is not in {target}'s synonym group"
+        else:
+            topic = topic_by_slug(target)
+            assert topic is not None, f"line {n}: unknown topic {target}"
+            assert term in topic.terms, f"line {n}: {term} is not a signal term of {target}"
+        for cue in (near + " " + exclude).split():
+            assert cue.strip() and re.search(r"[\u4e00-\u9fff]", cue), f"line {n}: cue {cue!r}"
+    assert len(_senses()) == len(rows)
