@@ -130,3 +130,112 @@ def test_sense_rules_parse_and_name_real_terms():
         for cue in (near + " " + exclude).split():
             assert cue.strip() and re.search(r"[\u4e00-\u9fff]", cue), f"line {n}: cue {cue!r}"
     assert len(_senses()) == len(rows)
+
+
+# --- glossary.tsv ------------------------------------------------------------------------
+
+
+def _glossary_rows():
+    rows = []
+    for n, line in enumerate(_data("glossary.tsv").splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            rows.append((n, line))
+    return rows
+
+
+def test_glossary_parses_with_over_a_thousand_unique_entries():
+    from kb.lexicon import STOP_WORDS
+
+    rows = _glossary_rows()
+    assert len(rows) > 1000
+    keys = {}
+    for n, line in rows:
+        assert line.count("\t") == 1, f"line {n}: english<TAB>中文 中文 …"
+        en, zh = line.split("\t")
+        key = " ".join(en.lower().replace("-", " ").split())
+        assert key not in keys, f"line {n}: duplicate English key {key!r} (line {keys.get(key)})"
+        keys[key] = n
+        # The query side matches Latin words of letters, up to five words, never starting at a stop word.
+        assert re.fullmatch(r"[a-z][a-z' ]*", key), f"line {n}: {en!r}"
+        assert len(key.split()) <= 5, f"line {n}: {en!r} is longer than a query phrase can be"
+        assert key.split()[0] not in STOP_WORDS, f"line {n}: {en!r} starts with a stop word"
+        terms = zh.split()
+        assert terms, f"line {n}: no Chinese term"
+        assert len(set(terms)) == len(terms), f"line {n}: a Chinese term is repeated"
+        for t in terms:
+            assert CJK_TERM.fullmatch(t), f"line {n}: {t!r} is not a Chinese term"
+    assert len(glossary()) == len(rows)
+
+
+def test_general_english_words_have_no_misleading_glossary_entry():
+    gl = glossary()
+    for word in ("economy", "forces", "will", "raised", "settle", "new", "quality"):
+        assert word not in gl, word
+
+
+@pytest.mark.parametrize("english,chinese", [
+    ("low-altitude economy", "低空经济"),
+    ("trade-in programme", "以旧换新"),
+    ("trade-in programs", "以旧换新"),
+    ("long-term care insurance", "长期护理保险"),
+    ("urban renewal", "城市更新"),
+    ("minimum wage", "最低工资"),
+    ("new quality productive forces", "新质生产力"),
+    ("urbanisation", "城镇化"),
+    ("ai", "人工智能"),
+])
+def test_current_policy_vocabulary_translates_precisely(english, chinese):
+    key = " ".join(english.lower().replace("-", " ").split())
+    assert glossary()[key][0] == chinese
+
+
+def test_a_glossary_phrase_outranks_general_dictionary_words(make_kb):
+    kb = make_kb({
+        "news.jsonl": "\n".join([
+            '{"id": "low-altitude", "title": "通用航空", "text": "多地加快发展低空经济，培育无人机物流和通用航空产业。"}',
+            '{"id": "thrift", "title": "机关作风", "text": "厉行节约，反对浪费，建设节约型机关，精简会议和文件。"}',
+            '{"id": "trade-in", "title": "消费", "text": "加力扩围实施消费品以旧换新，带动汽车和家电销售增长。"}',
+        ]),
+    })
+    ids = [h.id for h in kb.search("low-altitude economy", limit=10)]
+    assert ids[:1] == ["low-altitude#1"] and "thrift#1" not in ids
+    assert [h.id for h in kb.search("consumer goods trade-in programme", limit=10)][:1] == ["trade-in#1"]
+
+
+# --- abbreviations.tsv and policy_terms.txt -------------------------------------------------
+
+
+def test_abbreviations_parse_and_expand_to_chinese_full_forms():
+    text = _data("abbreviations.tsv")
+    assert "abbreviation<TAB>full form" in text.split("\n\n")[0], "the header states the format"
+    seen = set()
+    rows = 0
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        rows += 1
+        cols = line.split("\t")
+        assert len(cols) >= 2 and all(c.strip() == c and c for c in cols), f"line {n}: abbreviation<TAB>full form…"
+        abbr, forms = cols[0], cols[1:]
+        assert CJK_TERM.fullmatch(abbr), f"line {n}: {abbr!r}"
+        assert abbr not in seen, f"line {n}: duplicate abbreviation {abbr}"
+        seen.add(abbr)
+        assert len(set(forms)) == len(forms) and abbr not in forms, f"line {n}"
+        for f in forms:
+            assert re.search(r"[\u4e00-\u9fff]", f) and not re.search(r"\s", f), f"line {n}: {f!r}"
+    assert rows >= 100
+    assert {"两新", "放管服", "三农", "专精特新", "营改增", "医保", "社保", "中小微"} <= seen
+
+
+def test_policy_terms_are_unique_chinese_words_the_segmenter_keeps_whole():
+    from kb.analysis import query_words
+
+    words = []
+    for line in _data("policy_terms.txt").splitlines():
+        if line.strip() and not line.startswith("#"):
+            parts = line.split()
+            assert len(parts) <= 2 and CJK_TERM.fullmatch(parts[0]), line
+            words.append(parts[0])
+    assert len(words) == len(set(words))
+    for w in ("低空经济", "以旧换新", "新质生产力", "保交房", "长期护理保险", "城市更新"):
+        assert query_words(w) == [w]
