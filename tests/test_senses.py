@@ -79,6 +79,9 @@ def test_the_section_path_is_its_own_sentence():
     ("为经济建设和人民安居乐业创造良好的社会环境。", "housing", False),
     ("德国企业暂停在美扩建工厂；工业和信息化部发布数据。", "industry", False),
     ("加快发展先进制造业，推动传统产业转型升级。", "industry", True),
+    ("从事证券投资咨询服务业务，应当经国务院证券监督管理机构核准。", "industry", False),
+    ("县级以上人民政府应当将文物保护事业纳入本级国民经济和社会发展规划。", "planning", False),
+    ("编制国土空间规划，应当报上级人民政府批准。", "planning", True),
 ])
 def test_ambiguous_words_count_only_in_their_topic_sense(text, slug, expected):
     assert (slug in tag(text)) is expected
