@@ -128,7 +128,8 @@ def word_tokens(text: str, *, index: bool = True) -> list[tuple[str, int, int, i
     norm = normalize(text)
     out: list[tuple[str, int, int, int]] = []
     pos = 0
-    for w, s, e in _segments(norm):
+    # Indexed text closes up letter-spaced ideographs; a query's spaces are the user's word breaks.
+    for w, s, e in (_segments(norm) if index else _precise(norm)):
         if w.isspace():
             continue
         if not is_wordlike(w):
