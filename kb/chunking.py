@@ -149,13 +149,24 @@ def _classify(line: str, norm: str, in_article: bool) -> tuple[str, int, str] | 
         return "heading", _RANK_DIGIT, _label(line.rstrip("。."))
     if rank is None:
         return None
-    if one_sentence:
-        # A stand-alone 一、/（一） line is a heading of any length.
+    if one_sentence and (len(norm) <= _HEADING_MAX or not norm.endswith(("。", "!", "?", "！", "？"))):
+        # A stand-alone 一、/（一） line is a heading of any length; a long one that ends a sentence is an item.
         return "heading", rank, _label(line.rstrip("。"))
     # （一）小标题。正文…: the first sentence is the heading of this paragraph and those after it.
     m = _SENTENCE_INSIDE.search(norm)
     if m and m.start() <= _INLINE_HEADING_MAX and len(norm) - m.end() >= 10 and norm[m.start()] == "。":
         return "inline", rank, _label(line[: m.start()])
+    return None
+
+
+def _item_rank(norm: str) -> int | None:
+    """The rank of the list marker a line starts with (一、 （一） 1.), or None."""
+    if _CN_ITEM.match(norm):
+        return _RANK_CN
+    if _PAREN_ITEM.match(norm):
+        return _RANK_PAREN
+    if _DIGIT_ITEM.match(norm):
+        return _RANK_DIGIT
     return None
 
 
@@ -269,15 +280,22 @@ def chunk(doc: Document, *, max_chars: int = MAX_PASSAGE_CHARS, min_chars: int =
             paras.append(_Para(pending[0], pending[1], path(), False, pending[2]))
             pending = None
 
-    def push(rank: int, label: str, span: tuple[int, int, int] | None = None) -> None:
+    def close(rank: int) -> None:
+        """Close the open sections of ``rank`` and deeper."""
         nonlocal empty
         flush_pending()  # a tiny line before a heading belongs to the section it is in
         if empty is not None and rank <= empty[0]:
-            # A heading with nothing under it before its sibling: its words are a passage of their own.
-            paras.append(_Para(empty[1], empty[2], empty[4], False, empty[3]))
-        empty = None
+            # A heading with nothing under it before its sibling is a list item: a passage of its own,
+            # filed under the section that holds the list.
+            paras.append(_Para(empty[1], empty[2], empty[4][:-1], False, empty[3]))
+            empty = None
         while stack and stack[-1][0] >= rank:
             stack.pop()
+
+    def push(rank: int, label: str, span: tuple[int, int, int] | None = None) -> None:
+        nonlocal empty
+        close(rank)
+        empty = None
         stack.append((rank, label))
         if span is not None and rank in _ITEM_RANKS:
             empty = (rank, span[0], span[1], span[2], path())
@@ -326,6 +344,11 @@ def chunk(doc: Document, *, max_chars: int = MAX_PASSAGE_CHARS, min_chars: int =
                 paras.append(para)
                 current = para
                 continue
+            if not in_article:
+                rank = _item_rank(norm[s:e])
+                if rank is not None:
+                    # A list item that is not a heading (一、…。 with its text) still closes its siblings' sections.
+                    close(rank)
             sec = path()
             filed()
             if current is not None and current.section == sec:
@@ -354,7 +377,7 @@ def chunk(doc: Document, *, max_chars: int = MAX_PASSAGE_CHARS, min_chars: int =
         else:
             paras.append(_Para(pending[0], pending[1], path(), False, pending[2]))
     if empty is not None:
-        paras.append(_Para(empty[1], empty[2], empty[4], False, empty[3]))
+        paras.append(_Para(empty[1], empty[2], empty[4][:-1], False, empty[3]))
 
     passages: list[Passage] = []
     seq = 0

@@ -75,6 +75,7 @@ _READERS: dict[str, str] = {
     ".jsonl": "kb.readers.jsonl:read",
     ".html": "kb.readers.html:read",
     ".htm": "kb.readers.html:read",
+    ".pdf": "kb.readers.pdf:read",
 }
 
 SUFFIXES = frozenset(_READERS)

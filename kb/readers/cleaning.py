@@ -55,6 +55,7 @@ class Line:
     level: int = 0
     brk: bool = True
     size: float = 0.0  # the font size where the format knows it (PDF): the title is the largest
+    chrome: bool = False  # a web page's chrome printed with it: read for metadata, never a passage
 
 
 @dataclass
@@ -349,6 +350,13 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
         if why:
             drop(i, why)
 
+    for i, ln in enumerate(lines):
+        if ln.chrome:
+            keep[i] = False
+            pairs = _meta_pairs(norms[i], text[ln.start:ln.end].strip())
+            _take_pairs(out, pairs or (), lambda v: note_date(1, v))
+            out.dropped["page chrome"] = out.dropped.get("page chrome", 0) + 1
+
     # 2. Related-link blocks at the end: a short 相关报道 line in the last part closes the article.
     n = len(lines)
     for i in range(n):
@@ -396,19 +404,7 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
         if not (anywhere or i in head or i in tail_zone or i in before_title):
             continue
         drop(i, "metadata")
-        for f, value in pairs:
-            if f == "date":
-                note_date(1, value)
-            elif f in ("source", "issuer") and value:
-                value = re.split(r"\s{2,}", value)[0]
-                if f == "source" and not _COPYRIGHT.search(normalize(value)):
-                    out.source = out.source or value
-                else:
-                    out.metadata.setdefault(f, value)
-            elif f == "editor" and value:
-                out.editor = out.editor or value
-            elif f != "-" and value:
-                out.metadata.setdefault(f, value)
+        _take_pairs(out, pairs, lambda v: note_date(1, v))
 
     # 5. Front matter of an official document: the red header (XX文件), the 发文字号, a date line.
     live = [i for i in range(n) if keep[i]]
@@ -481,6 +477,9 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
                 and not re.search(r"[，,；;]", sq.rstrip("。"))):
             drop(i, "caption")
 
+    labelled = out.metadata.pop("labelled_title", "")
+    if not out.title and not title and labelled:
+        out.title = clean_title(labelled)
     if dates:
         out.date = dates[min(dates)]
     issuer = out.metadata.get("issuer")
@@ -512,6 +511,25 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
         blocks.append(Block(cur[0], cur[1], page=cur[2]))
     out.blocks = blocks
     return out
+
+
+def _take_pairs(out: Tidied, pairs, note_date) -> None:
+    """Fields from a metadata line's (field, value) pairs into ``out``; the first value of a field wins."""
+    for f, value in pairs:
+        if f == "date":
+            note_date(value)
+        elif f in ("source", "issuer") and value:
+            value = re.split(r"\s{2,}", value)[0]
+            if f == "source" and not _COPYRIGHT.search(normalize(value)):
+                out.source = out.source or value
+            else:
+                out.metadata.setdefault(f, value)
+        elif f == "editor" and value:
+            out.editor = out.editor or value
+        elif f == "title" and value:
+            out.metadata.setdefault("labelled_title", value)
+        elif f != "-" and value:
+            out.metadata.setdefault(f, value)
 
 
 def _join_title(s: str) -> str:
