@@ -43,7 +43,7 @@ MIN_PASSAGE_CHARS = 12
 
 _NUM = "一二三四五六七八九十百千零〇两0-9０-９"
 _PART = re.compile(rf"^第[{_NUM}]+(编|分编|章|节)(?:[\s\u3000:：]|$)")
-_ARTICLE = re.compile(rf"^第[{_NUM}]+条(?:之[{_NUM}]+)?(?=[\s\u3000:：]|$)")
+_ARTICLE = re.compile(rf"^第[{_NUM}]+条(?:之[{_NUM}]+)?(?=[\s\u3000:：【\[（(]|$)")
 _CN_ITEM = re.compile(rf"^[{_NUM[:-6]}]+、")
 _PAREN_ITEM = re.compile(rf"^[（(][{_NUM[:-6]}]+[）)]")
 _DIGIT_ITEM = re.compile(r"^(?:\d{1,2}[.．、](?!\d)|[（(]\d{1,2}[）)])")

@@ -166,6 +166,7 @@ _DATE_ONLY = re.compile(
 _LEADING_DATETIME = re.compile(r"^\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*")
 _DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,14}\s*[〔\[［(【]\s*\d{4}\s*[〕\]］)】]\s*\d{1,5}\s*号")
 _RED_HEADER = re.compile(r"^.{2,30}(?:文件|公告|公报|通知|简报|纪要|令)$")
+_TOC_LEADER = re.compile(r"(?:[.…·．_—-]\s*){4,}\s*\(?\d{1,4}\)?$")
 _HEADING_MARK = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+[、.]|[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、])")
 _CAPTION_DATE = re.compile(r"^\d{1,2}月\d{1,2}日")
 _CAPTION_START = re.compile(r"^[(\[【]?\s*(?:图为|图片|图:|图/|资料图|视频截图|照片)")
@@ -357,6 +358,34 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
             _take_pairs(out, pairs or (), lambda v: note_date(1, v))
             out.dropped["page chrome"] = out.dropped.get("page chrome", 0) + 1
 
+    # 1b. A table of contents: 目录 and the heading-like lines after it, up to where the body repeats the first.
+    for i in range(min(len(lines), 400)):
+        if _squash(norms[i]) not in ("目录", "目次") or not keep[i]:
+            continue
+        entries: list[int] = []
+        first = ""
+        for j in range(i + 1, min(len(lines), i + 400)):
+            sq = _squash(norms[j])
+            if not sq:
+                continue
+            if first and sq == first:
+                break  # the body starts with the first entry again
+            if sq[0] in "①②③④⑤⑥⑦⑧⑨⑩*※":
+                continue  # a footnote printed on the contents page
+            if len(sq) > 40 or _SENTENCE_END.search(_TOC_LEADER.sub("", sq)):
+                break
+            if not first:
+                first = sq
+            entries.append(j)
+        if entries:
+            drop(i, "contents")
+            for j in entries:
+                drop(j, "contents")
+        break
+    for i, ln in enumerate(lines):
+        if keep[i] and _TOC_LEADER.search(_squash(norms[i])):
+            drop(i, "contents")
+
     # 2. Related-link blocks at the end: a short 相关报道 line in the last part closes the article.
     n = len(lines)
     for i in range(n):
@@ -535,14 +564,14 @@ def _take_pairs(out: Tidied, pairs, note_date) -> None:
 def _join_title(s: str) -> str:
     """One line of a title: runs of spaces made one; a letter-spaced line (公　 　 告) closed up."""
     s = s.strip()
-    if re.fullmatch(r"(?:\S\s+){2,}\S", s) and all(len(w) == 1 for w in s.split()):
+    if re.fullmatch(r"(?:\S\s+)+\S", s) and all(len(w) == 1 for w in s.split()):
         return "".join(s.split())
     return " ".join(s.split())
 
 
 def _can_be_title(s: str) -> bool:
     sq = _squash(s)
-    if not sq or len(sq) > 100 or s.rstrip().endswith(("。", "；", "，", ";", ",", "：", ":")):
+    if not sq or len(sq) > 100 or (re.search(r"[\u4e00-\u9fff]", sq) and len(re.findall(r"[\u4e00-\u9fff]", sq)) < 2) or s.rstrip().endswith(("。", "；", "，", ";", ",", "：", ":")):
         return False
     if _DATE_ONLY.match(sq) or _DOC_NUMBER.fullmatch(sq) or _PAGE_NUMBER.match(sq):
         return False
@@ -560,7 +589,8 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
         body = sorted(lines[i].size for i in live if lines[i].size > 0)
         median = body[len(body) // 2]
         big = max(lines[i].size for i in sized)
-        if big >= median * 1.15:
+        if big >= median * 1.15 and any(len(re.findall(r"[\u4e00-\u9fff]", norms[i])) >= 4 for i in sized):
+            big = max(lines[i].size for i in sized if len(re.findall(r"[\u4e00-\u9fff]", norms[i])) >= 4)
             first = next(i for i in sized if lines[i].size >= big * 0.9 and _can_be_title(norms[i]))  \
                 if any(lines[i].size >= big * 0.9 and _can_be_title(norms[i]) for i in sized) else None
             if first is not None:
@@ -581,6 +611,8 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
         m = _DOC_NUMBER.search(sq)
         if (m and len(sq) <= len(m.group(0)) + 16) or _DATE_ONLY.match(sq):
             continue  # the 文号 or a date line above the title
+        if not re.search(r"[\u4e00-\u9fff]", sq) and any(re.search(r"[\u4e00-\u9fff]", norms[j]) for j in top[k + 1:k + 4]):
+            continue  # a code or label in Latin letters (UDC, ICS) above a Chinese title
         if lines[i].kind == "heading" or (_can_be_title(norms[i]) and not _HEADING_MARK.match(sq)):
             return [i]
         return []

@@ -309,13 +309,16 @@ def _breaks(body: list[_PLine], k: int, body_h: float) -> bool:
     cur_peers = _neighbours(body, k)
     cur_left = min(o.x0 for o in cur_peers)
     cur_right = max(o.x1 for o in cur_peers)
-    if prev.x1 < right - 1.5 * h:
-        return True  # the line before ends short of the column: its paragraph ended
-    if prev.x0 > left + 2 * h and prev.x1 < right - 1.0 * h:
+    # The line before ends short of the column: its paragraph ended. Ragged-right text (Word's
+    # left alignment) ends lines up to two characters early, so the margin is wide; such text
+    # marks paragraphs by indentation, caught below.
+    if prev.x1 < right - 2.5 * h:
+        return True
+    if _centred(prev, left, right, h):
         return True  # a centred line (a heading) stands alone
     if cur.x0 > cur_left + 0.8 * h:
         return True  # an indented first line
-    if cur.x0 > cur_left + 2 * h and cur.x1 < cur_right - 2 * h:
+    if _centred(cur, cur_left, cur_right, h):
         return True
     if cur.page == prev.page:
         gap = prev.y0 - cur.y1  # fractions of the page height
@@ -325,6 +328,12 @@ def _breaks(body: list[_PLine], k: int, body_h: float) -> bool:
     if prev.text.rstrip()[-1:] in _SENTENCE_DONE and _HEADING_START.match(normalize(cur.text)):
         return True
     return False
+
+
+def _centred(ln: _PLine, left: float, right: float, h: float) -> bool:
+    """Set in the middle of its column: both margins wide and about equal."""
+    a, b = ln.x0 - left, right - ln.x1
+    return a > 2 * h and b > 2 * h and abs(a - b) < 2.5 * h
 
 
 def _pitch(body: list[_PLine], k: int) -> float:
