@@ -404,7 +404,7 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
     if not title and find_title and live:
         title_idx = _title_lines(text, lines, live)
         if title_idx:
-            out.title = clean_title("".join(_join_title(text[lines[i].start:lines[i].end]) for i in title_idx))
+            out.title = "".join(_join_title(text[lines[i].start:lines[i].end]) for i in title_idx)
     elif title and live:
         # The reader's title repeated as a first line is not a passage.
         t = _squash(normalize(title))
@@ -573,8 +573,8 @@ def _can_be_title(s: str) -> bool:
     sq = _squash(s)
     if not sq or len(sq) > 100 or (re.search(r"[\u4e00-\u9fff]", sq) and len(re.findall(r"[\u4e00-\u9fff]", sq)) < 2) or s.rstrip().endswith(("。", "；", "，", ";", ",", "：", ":")):
         return False
-    if _DATE_ONLY.match(sq) or _DOC_NUMBER.fullmatch(sq) or _PAGE_NUMBER.match(sq):
-        return False
+    if _DATE_ONLY.match(sq) or _DOC_NUMBER.fullmatch(sq) or _PAGE_NUMBER.match(sq) or dates_in_text(sq):
+        return False  # a title names no full date (2009-04-07发布 is a date line)
     return "。" not in sq[:-1]
 
 
@@ -584,25 +584,25 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
     if not top:
         return []
     norms = {i: normalize(text[lines[i].start:lines[i].end]).strip() for i in top}
-    sized = [i for i in top if lines[i].size > 0]
-    if len(sized) >= 2:
+    # Where type sizes are known, the title is the largest Chinese type at the top (two to four lines).
+    han = {i: len(re.findall(r"[\u4e00-\u9fff]", norms[i])) for i in top}
+    sized = [i for i in top if lines[i].size > 0 and han[i] >= 4 and _can_be_title(norms[i])]
+    if sized:
         body = sorted(lines[i].size for i in live if lines[i].size > 0)
         median = body[len(body) // 2]
         big = max(lines[i].size for i in sized)
-        if big >= median * 1.15 and any(len(re.findall(r"[\u4e00-\u9fff]", norms[i])) >= 4 for i in sized):
-            big = max(lines[i].size for i in sized if len(re.findall(r"[\u4e00-\u9fff]", norms[i])) >= 4)
-            first = next(i for i in sized if lines[i].size >= big * 0.9 and _can_be_title(norms[i]))  \
-                if any(lines[i].size >= big * 0.9 and _can_be_title(norms[i]) for i in sized) else None
-            if first is not None:
-                # Skip a red header (XX文件) set in the same large type above the title.
-                group = [first]
-                k = top.index(first) + 1
-                while k < len(top) and lines[top[k]].size >= big * 0.9 and _can_be_title(norms[top[k]]) and len(group) < 4:
-                    group.append(top[k])
-                    k += 1
-                if len(group) > 1 and _RED_HEADER.match(_squash(norms[group[0]])) and _squash(norms[group[0]]).endswith("文件"):
-                    group = group[1:]
-                return group
+        if big >= median * 1.15 and median > 2:  # an OCR layer's invisible text has no real sizes
+            first = next(i for i in sized if lines[i].size >= big * 0.9)
+            group = [first]
+            k = top.index(first) + 1
+            while (k < len(top) and lines[top[k]].size >= big * 0.9 and _can_be_title(norms[top[k]])
+                   and len(group) < 4):
+                group.append(top[k])
+                k += 1
+            head = _squash(norms[group[0]])
+            if len(group) > 1 and _RED_HEADER.match(head) and head.endswith("文件"):
+                group = group[1:]  # 某某局文件 set in the same large type above the title
+            return group
     for k, i in enumerate(top[:6]):
         sq = _squash(norms[i])
         nxt = norms.get(top[k + 1], "") if k + 1 < len(top) else ""
