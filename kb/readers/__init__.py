@@ -76,6 +76,7 @@ _READERS: dict[str, str] = {
     ".html": "kb.readers.html:read",
     ".htm": "kb.readers.html:read",
     ".pdf": "kb.readers.pdf:read",
+    ".docx": "kb.readers.docx:read",
 }
 
 SUFFIXES = frozenset(_READERS)
