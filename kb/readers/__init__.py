@@ -77,6 +77,11 @@ _READERS: dict[str, str] = {
     ".htm": "kb.readers.html:read",
     ".pdf": "kb.readers.pdf:read",
     ".docx": "kb.readers.docx:read",
+    ".csv": "kb.readers.tables:read",
+    ".tsv": "kb.readers.tables:read",
+    ".doc": "kb.readers.doc:read",
+    ".wps": "kb.readers.doc:read",
+    ".ofd": "kb.readers.ofd:read",
 }
 
 SUFFIXES = frozenset(_READERS)

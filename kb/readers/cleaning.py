@@ -587,6 +587,9 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
     # Where type sizes are known, the title is the largest Chinese type at the top (two to four lines).
     han = {i: len(re.findall(r"[\u4e00-\u9fff]", norms[i])) for i in top}
     sized = [i for i in top if lines[i].size > 0 and han[i] >= 4 and _can_be_title(norms[i])]
+    # A red header (某某局文件), set larger than anything else, names the issuer, not the document.
+    sized = [i for i in sized if not (_RED_HEADER.match(_squash(norms[i])) and _squash(norms[i]).endswith("文件")
+                                      and any(j > i for j in sized))]
     if sized:
         body = sorted(lines[i].size for i in live if lines[i].size > 0)
         median = body[len(body) // 2]
