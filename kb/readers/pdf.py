@@ -160,6 +160,7 @@ def _page_lines(tp, page_no: int, page_height: float) -> list[_PLine]:
     lines: list[_PLine] = []
     buf: list[str] = []
     boxes: list[tuple[float, float, float, float]] = []
+    box_chars: list[str] = []
 
     def flush() -> None:
         if not boxes:
@@ -171,12 +172,18 @@ def _page_lines(tp, page_no: int, page_height: float) -> list[_PLine]:
             x1 = max(b[2] for b in boxes)
             y0 = min(b[1] for b in boxes)
             y1 = max(b[3] for b in boxes)
-            hs = sorted(b[3] - b[1] for b in boxes)
-            # The tallest glyphs measure the type size; 一 and punctuation are flat.
-            h = hs[int(len(hs) * 0.8)] if hs else 0.0
+            # The type size: the height of the tallest ideographs (一 and punctuation are flat), else of any
+            # glyph. Fonts without glyph boxes (a non-embedded CID font) give flat boxes: then widths do.
+            sample = [b for b, ch in zip(boxes, box_chars) if is_cjk(ch)] or boxes
+            hs = sorted(b[3] - b[1] for b in sample)
+            h = hs[int(len(hs) * 0.8)]
+            if h < 1.0:
+                ws = sorted(b[2] - b[0] for b in sample)
+                h = ws[int(len(ws) * 0.8)]
             lines.append(_PLine(line, x0, x1, y0, y1, page_no, h))
         buf.clear()
         boxes.clear()
+        box_chars.clear()
 
     for idx, ch in enumerate(text):
         if ch == "\n":
@@ -189,6 +196,7 @@ def _page_lines(tp, page_no: int, page_height: float) -> list[_PLine]:
             box = tp.get_charbox(idx)
             if box[2] >= box[0] and box[3] >= box[1]:
                 boxes.append(box)
+                box_chars.append(ch)
     flush()
     for ln in lines:
         ln.y0 = ln.y0 / page_height if page_height else 0.0
