@@ -176,8 +176,13 @@ def _styles(root) -> dict[str, dict[str, Any]]:
             except ValueError:
                 pass
         based = st.find(f"{W}basedOn")
+        num = st.find(f"{W}pPr/{W}numPr")
+        numpr = None
+        if num is not None:
+            nid, il = num.find(f"{W}numId"), num.find(f"{W}ilvl")
+            numpr = (nid.get(f"{W}val", "") if nid is not None else "", il.get(f"{W}val", "0") if il is not None else "0")
         out[sid] = {"name": name, "level": level, "title": name.strip().lower() in ("title", "标题"),
-                    "based": based.get(f"{W}val") if based is not None else None}
+                    "based": based.get(f"{W}val") if based is not None else None, "numpr": numpr}
     # A style based on a heading style is a heading of that level.
     for sid, st in out.items():
         seen = {sid}
@@ -366,12 +371,14 @@ class _Body:
                 except ValueError:
                     pass
             num = ppr.find(f"{W}numPr")
-            if num is not None and self.numbering is not None:
-                nid = num.find(f"{W}numId")
-                il = num.find(f"{W}ilvl")
+            numpr = style.get("numpr")  # a list style (List Number) numbers its paragraphs
+            if num is not None:
+                nid, il = num.find(f"{W}numId"), num.find(f"{W}ilvl")
+                numpr = (nid.get(f"{W}val", "") if nid is not None else (numpr or ("", "0"))[0],
+                         il.get(f"{W}val", "0") if il is not None else (numpr or ("", "0"))[1])
+            if numpr is not None and self.numbering is not None:
                 try:
-                    label = self.numbering.label(nid.get(f"{W}val", "") if nid is not None else "",
-                                                 int(il.get(f"{W}val", "0")) if il is not None else 0)
+                    label = self.numbering.label(numpr[0], int(numpr[1]))
                 except ValueError:
                     label = ""
         # A line break inside a sentence (a heading broken to fit) joins; after a sentence it stays a line.
