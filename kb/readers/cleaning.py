@@ -307,8 +307,8 @@ def clean_title(title: str) -> str:
         if not m or m.start() < 4:
             break
         tail = m.group(1)
-        if _SENTENCE_END.search(tail) or _DOC_NUMBER.search(tail):
-            break
+        if _SENTENCE_END.search(tail) or _DOC_NUMBER.search(tail) or not re.search(r"[^\W\d_]", tail):
+            break  # a site name has letters or ideographs; -2015 is part of the title
         t = t[: m.start()].rstrip()
     return t
 
@@ -441,6 +441,8 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
         sq = _squash(norms[i])
         if lines[i].kind != "para":
             continue
+        if i >= first_body and (len(sq) > 40 or re.search(r"[，。；,;]", sq)):
+            break  # the body has begun: a date line after it is a signature, not front matter
         m = _DOC_NUMBER.search(sq)
         if m and len(sq) <= len(m.group(0)) + 16 and not _SENTENCE_END.search(sq):
             drop(i, "metadata")
