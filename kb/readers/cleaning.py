@@ -465,7 +465,19 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
                 dates.setdefault(4, max(found))
                 break
 
-    # 6. The signature: a date line near the end, and the issuing body on the line before it.
+    # 6. The signature: the issuing body and a date line under it, wherever the pair stands (a 公告
+    # before the law it promulgates signs off mid-file); else a date line near the end.
+    live = [i for i in range(n) if keep[i]]
+    for k in range(1, len(live)):
+        i, j = live[k], live[k - 1]
+        sq, sj = _squash(norms[i]), _squash(norms[j])
+        if (lines[i].kind == "para" and lines[j].kind == "para" and _DATE_ONLY.match(sq)
+                and 4 <= len(sj) <= 30 and not re.search(r"[。，,；;：:！？!?、]", sj) and not _HEADING_MARK.match(sj)
+                and re.search(r"(?:委员会|政府|办公厅|办公室|局|厅|部|委|院|会|署|司|处|中心|公司|集团|党委|指挥部|小组)$", sj)):
+            drop(i, "signature")
+            drop(j, "signature")
+            note_date(3, sq)
+            out.metadata.setdefault("issuer", text[lines[j].start:lines[j].end].strip())
     live = [i for i in range(n) if keep[i]]
     for k in range(len(live) - 1, max(-1, len(live) - FOOTER_ZONE - 1), -1):
         i = live[k]
@@ -601,7 +613,8 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
             group = [first]
             k = top.index(first) + 1
             while (k < len(top) and lines[top[k]].size >= big * 0.9 and _can_be_title(norms[top[k]])
-                   and len(group) < 4):
+                   and han[top[k]] * 2 >= len(_squash(norms[top[k]])) and len(group) < 4
+                   and sum(len(norms[g]) for g in group) + len(norms[top[k]]) <= 80):
                 group.append(top[k])
                 k += 1
             head = _squash(norms[group[0]])
