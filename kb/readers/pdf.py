@@ -58,10 +58,10 @@ class _PLine:
     y1: float  # top
     page: int
     height: float
+    h: float = 0.0  # the type size used for comparisons (at least 1)
 
-    @property
-    def h(self) -> float:
-        return max(self.height, 1.0)
+    def __post_init__(self) -> None:
+        self.h = max(self.height, 1.0)
 
 
 def read(source: Source) -> ReadResult:
@@ -260,9 +260,10 @@ def _paragraphs(pages: list[list[_PLine]]) -> tuple[str, list[Line]]:
         return "", []
     heights = [ln.h for ln in body if len(ln.text) >= 8] or [ln.h for ln in body]
     body_h = median(heights)
+    edges = [_edges(body, k) for k in range(len(body))]
     paras: list[list[_PLine]] = []
     for k, ln in enumerate(body):
-        if paras and not _breaks(body, k, body_h):
+        if paras and not _breaks(body, k, body_h, edges):
             paras[-1].append(ln)
         else:
             paras.append([ln])
@@ -291,32 +292,30 @@ def _paragraphs(pages: list[list[_PLine]]) -> tuple[str, list[Line]]:
     return "\n".join(parts), out
 
 
-def _neighbours(body: list[_PLine], k: int) -> list[_PLine]:
-    """Lines near ``body[k]`` on its page that share its column (their spans overlap)."""
+def _edges(body: list[_PLine], k: int) -> tuple[float, float]:
+    """The left and right edge of ``body[k]``'s column: over the lines near it on its page whose spans overlap it."""
     ln = body[k]
-    out = [ln]
+    left, right = ln.x0, ln.x1
+    width = ln.x1 - ln.x0
     for j in range(max(0, k - 8), min(len(body), k + 9)):
         o = body[j]
         if j == k or o.page != ln.page or abs(o.h - ln.h) > 0.3 * ln.h:
             continue
         overlap = min(o.x1, ln.x1) - max(o.x0, ln.x0)
-        if overlap > 0.3 * min(o.x1 - o.x0, ln.x1 - ln.x0):
-            out.append(o)
-    return out
+        if overlap > 0.3 * min(o.x1 - o.x0, width):
+            left = min(left, o.x0)
+            right = max(right, o.x1)
+    return left, right
 
 
-def _breaks(body: list[_PLine], k: int, body_h: float) -> bool:
+def _breaks(body: list[_PLine], k: int, body_h: float, edges: list[tuple[float, float]]) -> bool:
     """True when ``body[k]`` starts a new paragraph rather than continuing the line before it."""
     prev, cur = body[k - 1], body[k]
     h = max(cur.h, prev.h, body_h * 0.5)
     if abs(cur.h - prev.h) > 0.25 * max(cur.h, prev.h):
         return True  # a change of type size: a title, a heading, a note
-    peers = _neighbours(body, k - 1)
-    right = max(o.x1 for o in peers)
-    left = min(o.x0 for o in peers)
-    cur_peers = _neighbours(body, k)
-    cur_left = min(o.x0 for o in cur_peers)
-    cur_right = max(o.x1 for o in cur_peers)
+    left, right = edges[k - 1]
+    cur_left, cur_right = edges[k]
     # The line before ends short of the column: its paragraph ended. Ragged-right text (Word's
     # left alignment) ends lines up to two characters early, so the margin is wide; such text
     # marks paragraphs by indentation, caught below.
