@@ -212,7 +212,43 @@ def test_a_pdf_without_a_text_layer_is_skipped_with_a_reason():
     c.save()
     res = read_pdf(buf.getvalue())
     assert res.documents == []
-    assert res.skipped[0].reason == NO_TEXT_LAYER
+    assert res.skipped[0].reason.startswith(NO_TEXT_LAYER)
+
+
+def scanned_pdf(items) -> bytes:
+    """A PDF whose pages are pictures of text (rendered from ``build_pdf(items)``), with no text layer."""
+    import pypdfium2 as pdfium
+    from reportlab.lib.utils import ImageReader
+
+    source = pdfium.PdfDocument(build_pdf(items, header="", numbers=False))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    for i in range(len(source)):
+        image = source[i].render(scale=2).to_pil()
+        c.drawImage(ImageReader(image), 0, 0, width=W, height=H)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def test_scanned_pages_without_the_ocr_extra_say_how_to_read_them():
+    from kb.readers.pdf import _ocr_engine
+
+    if _ocr_engine() is not None:
+        pytest.skip("the ocr extra is installed")
+    res = read_pdf(scanned_pdf([("title", "扫描件"), ("para", LONG_1)]))
+    assert res.documents == []
+    assert "kb[ocr]" in res.skipped[0].reason
+
+
+def test_scanned_pages_are_recognised_with_the_ocr_extra():
+    from kb.readers.pdf import _ocr_engine
+
+    if _ocr_engine() is None:
+        pytest.skip("the ocr extra (rapidocr-onnxruntime) is not installed")
+    doc = only_doc(scanned_pdf([("title", "关于燃气安全检查的通知"), ("para", LONG_1)]))
+    assert doc.metadata["ocr_pages"] == 1
+    assert "燃气" in doc.text and doc.title
 
 
 def test_encrypted_pdf_is_skipped_with_a_reason():

@@ -22,11 +22,17 @@ What a PDF gives:
 - A PDF without a text layer (scanned pages) is skipped with a reason; so is
   an encrypted, damaged or empty one. Pages are read one by one, and at most
   ``MAX_PAGES`` pages and ``MAX_CHARS`` characters are read from one file.
+- Optional OCR: with the ``ocr`` extra installed (``pip install 'kb[ocr]'``:
+  RapidOCR's PP-OCR Chinese models on onnxruntime, shipped inside the package,
+  no network), pages without a text layer are rendered and recognised, at most
+  ``MAX_OCR_PAGES`` a file. It is slow (seconds per page) and large (about
+  430 MB installed), so it is not installed by default.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
@@ -39,7 +45,9 @@ __all__ = ["read", "MAX_PAGES", "MAX_CHARS", "pdf_pages"]
 
 MAX_PAGES = 3000
 MAX_CHARS = 5_000_000
+MAX_OCR_PAGES = 50
 NO_TEXT_LAYER = "no text layer: scanned pages are not searchable"
+OCR_HINT = " (install kb[ocr] to recognise them)"
 _BAND = 0.11  # the top and bottom of a page where running headers, footers and page numbers sit
 _DIGITS = re.compile(r"[0-9０-９〇一二三四五六七八九十百]+")
 _HEADING_START = re.compile(
@@ -79,22 +87,32 @@ def read(source: Source) -> ReadResult:
         return source.skip(f"not a readable PDF ({str(e).strip().rstrip('.')}); it may be damaged or truncated")
     except Exception as e:  # anything PDFium's loader raises on hostile bytes
         return source.skip(f"not a readable PDF ({type(e).__name__})")
+    ocr_pages = 0
     try:
         n_pages = len(pdf)
         if n_pages == 0:
             return source.skip("the PDF has no pages")
         pages, truncated = pdf_pages(pdf)
         meta = _metadata(pdf)
+        engine = _ocr_engine()
+        if engine is not None:
+            for k, lines in enumerate(pages):
+                if ocr_pages >= MAX_OCR_PAGES:
+                    break
+                if sum(len(ln.text.strip()) for ln in lines) < 20:
+                    pages[k] = _ocr_page(engine, pdf, k) or lines
+                    ocr_pages += 1
     except Exception as e:  # a page PDFium cannot parse stops the file, not the run
         return source.skip(f"the PDF could not be read ({type(e).__name__})")
     finally:
         pdf.close()
     n_text = sum(1 for p in pages if sum(len(ln.text.strip()) for ln in p) >= 20)
+    hint = "" if _ocr_engine() is not None else OCR_HINT
     if n_text == 0:
-        return source.skip(NO_TEXT_LAYER)
+        return source.skip(NO_TEXT_LAYER + hint)
     text, lines = _paragraphs(pages)
     if not text.strip():
-        return source.skip(NO_TEXT_LAYER)
+        return source.skip(NO_TEXT_LAYER + hint)
     tidied = tidy(text, lines, find_title=True)
     if not tidied.blocks:
         return source.skip("no body text in the PDF's text layer")
@@ -106,6 +124,8 @@ def read(source: Source) -> ReadResult:
         metadata["pages_without_text"] = scanned  # scanned pages inside a born-digital file (a stamped cover letter)
     if truncated:
         metadata["truncated"] = f"read the first {len(pages)} pages"
+    if ocr_pages:
+        metadata["ocr_pages"] = ocr_pages
     fields = {"title": title, "date": tidied.date, "source": tidied.source, "editor": tidied.editor,
               "metadata": metadata}
     return ReadResult([document(source, fields, text, tidied.blocks, "pdf")], [])
@@ -128,6 +148,49 @@ def _meaningful_title(title: str) -> str:
     if not t or _PLACEHOLDER.match(t) or not any(is_cjk(c) for c in t) or len(t) < 4:
         return ""
     return clean_title(t)
+
+
+# --- optional OCR ----------------------------------------------------------------------------------------
+
+_ocr_lock = threading.Lock()
+_ocr: Any = None  # None: not looked for yet; False: not installed
+
+
+def _ocr_engine():
+    """RapidOCR's engine when the ``ocr`` extra is installed (loaded once), else None."""
+    global _ocr
+    if _ocr is None:
+        with _ocr_lock:
+            if _ocr is None:
+                try:
+                    from rapidocr_onnxruntime import RapidOCR
+
+                    _ocr = RapidOCR()
+                except Exception:  # not installed, or its runtime cannot load here
+                    _ocr = False
+    return _ocr or None
+
+
+def _ocr_page(engine, pdf, k: int, scale: float = 2.0) -> list[_PLine]:
+    """The lines OCR reads on page ``k`` (rendered at ``scale``), in the text layer's coordinates."""
+    page = pdf[k]
+    try:
+        height = page.get_height()
+        image = page.render(scale=scale).to_numpy()
+    finally:
+        page.close()
+    with _ocr_lock:  # one recognition at a time: onnxruntime already uses every core
+        result, _elapsed = engine(image)
+    out = []
+    for box, text, _score in result or []:
+        xs = [pt[0] / scale for pt in box]
+        ys = [pt[1] / scale for pt in box]
+        text = _close_letter_spacing(str(text)).strip()
+        if not text:
+            continue
+        top, bottom = min(ys), max(ys)
+        out.append(_PLine(text, min(xs), max(xs), 1 - bottom / height, 1 - top / height, k + 1, bottom - top))
+    return out
 
 
 # --- pages → lines ---------------------------------------------------------------------------------------
