@@ -1,7 +1,8 @@
 """Saved web pages (``.html``, ``.htm``): the article's title, date, source and text.
 
 The text comes from one of two extractors, whichever found the article:
-trafilatura (precision settings, then recall settings), and a text-density
+trafilatura (precision settings; recall settings when those find no
+article), and a text-density
 reader of the page's own blocks (the element holding the most prose that is
 not link text, after comment, navigation, recommendation and footer elements
 are pruned). trafilatura's answer is kept when it looks like an article and
@@ -59,25 +60,29 @@ def read(source: Source) -> ReadResult:
     except ImportError as e:  # pragma: no cover - declared dependency
         return source.skip(f"HTML support is not installed ({e}); reinstall kb with pip")
     meta: dict[str, Any] = {}
-    candidates: list[str] = []
-    for settings in ({"favor_precision": True}, {"favor_recall": True}):
+
+    def extract(**settings) -> str:
+        nonlocal meta
         try:
             result = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
                                                  include_tables=True, include_links=False, **settings)
         except Exception:  # trafilatura/lxml raise many kinds on broken markup; the density reader may still work
-            result = None
+            return ""
         if result is None:
-            candidates.append("")
-            continue
+            return ""
         data = result.as_dict() if hasattr(result, "as_dict") else dict(result)
         if not meta:
             meta = data
-        candidates.append((data.get("text") or "").replace("\r\n", "\n"))
+        return (data.get("text") or "").replace("\r\n", "\n")
+
+    precise = extract(favor_precision=True)
     try:
-        dense, pruned = density_text(html)
+        dense, pruned, page_text = density_text(html)
     except Exception:  # a page lxml cannot parse at all
-        dense, pruned = "", ""
-    text = _choose(candidates[0], candidates[1] if len(candidates) > 1 else "", dense, pruned)
+        dense, pruned, page_text = "", "", ""
+    # The recall settings are a third opinion, asked only when the precise answer is not an article.
+    recall = extract(favor_recall=True) if _prose_chars(precise) < MIN_ARTICLE_CHARS else ""
+    text = _choose(precise, recall, dense, pruned)
     if _prose_chars(text) < MIN_ARTICLE_CHARS:
         # What is left of a page without an article is menu text (首页新闻关于), not a passage.
         return source.skip("no article text found in the HTML page")
@@ -91,7 +96,7 @@ def read(source: Source) -> ReadResult:
     if not tidied.blocks:
         return source.skip("no article text found in the HTML page")
     # The page's labelled lines (来源：… 时间：…) may sit outside the article's block: read the whole page's text.
-    around = labelled_fields(candidates[1] if len(candidates) > 1 and candidates[1] else candidates[0])
+    around = labelled_fields(page_text or recall or precise)
     fields: dict[str, Any] = {
         "title": title or tidied.title,
         "date": tidied.date or around.get("date") or normalize_date(meta.get("date")),
@@ -163,17 +168,18 @@ def _choose(precise: str, recall: str, dense: str, pruned: str) -> str:
     return best[2] if best[0] >= MIN_ARTICLE_CHARS else ""
 
 
-def density_text(html: str) -> tuple[str, str]:
-    """The text of the page's densest prose block, one line per paragraph (``<p>``, ``<br>``, block child),
-    and the text of the elements pruned before looking (comments, navigation, footers...)."""
+def density_text(html: str) -> tuple[str, str, str]:
+    """The text of the page's densest prose block, one line per paragraph (``<p>``, ``<br>``, block child);
+    the text of the elements pruned before looking (comments, navigation, footers...); and the text of
+    every block left, one a line (where a 来源：/时间： line outside the article is found)."""
     import lxml.html
 
     if not html.strip():
-        return "", ""
+        return "", "", ""
     try:
         root = lxml.html.document_fromstring(html.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, TypeError):
-        return "", ""
+        return "", "", ""
     pruned: list[str] = []
     for el in list(root.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
@@ -188,58 +194,61 @@ def density_text(html: str) -> tuple[str, str]:
             el.drop_tree()
     pruned_text = "\n".join(pruned)
     # Paragraphs: runs of inline text between block boundaries and <br>, with the element that holds them.
-    paras: list[tuple[Any, str]] = []
+    # Each keeps its whole text and its text outside links: density is scored without link text.
+    paras: list[tuple[Any, str, str]] = []
 
-    def walk(el, buf: list[str], holder) -> None:
+    def walk(el, buf: list[tuple[str, bool]], holder, in_link: bool) -> None:
         for child in el:
             if not isinstance(child.tag, str):
                 if child.tail:
-                    buf.append(child.tail)
+                    buf.append((child.tail, in_link))
                 continue
             tag = child.tag.lower()
             if tag == "br":
                 flush(buf, holder)
             elif tag in _BLOCK_TAGS:
                 flush(buf, holder)
+                inner = child if tag != "p" else holder_of(child)
                 if child.text:
-                    buf.append(child.text)
-                walk(child, buf, child if tag != "p" else holder_of(child))
-                flush(buf, child if tag != "p" else holder_of(child))
-            elif tag == "a":
-                pass  # link text is navigation, not prose
+                    buf.append((child.text, in_link))
+                walk(child, buf, inner, in_link)
+                flush(buf, inner)
             else:
+                link = in_link or tag == "a"
                 if child.text:
-                    buf.append(child.text)
-                walk(child, buf, holder)
+                    buf.append((child.text, link))
+                walk(child, buf, holder, link)
             if child.tail:
-                buf.append(child.tail)
+                buf.append((child.tail, in_link))
 
     def holder_of(p):
         parent = p.getparent()
         return parent if parent is not None else p
 
-    def flush(buf: list[str], holder) -> None:
-        s = " ".join("".join(buf).split())
+    def flush(buf: list[tuple[str, bool]], holder) -> None:
+        whole = " ".join("".join(t for t, _link in buf).split())
+        prose = " ".join("".join(t for t, link in buf if not link).split())
         buf.clear()
-        if s:
-            paras.append((holder, s))
+        if whole:
+            paras.append((holder, whole, prose))
 
     body = root.find("body")
     if body is None:
         body = root
-    buf: list[str] = []
+    buf: list[tuple[str, bool]] = []
     if body.text:
-        buf.append(body.text)
-    walk(body, buf, body)
+        buf.append((body.text, False))
+    walk(body, buf, body, False)
     flush(buf, body)
     if not paras:
-        return "", pruned_text
+        return "", pruned_text, ""
+    page_text = "\n".join(whole for _holder, whole, _prose in paras)
     score: dict[Any, int] = {}
-    for holder, s in paras:
-        han = len(_HAN.findall(s))
-        if han >= 8 and _PROSE.search(s):
+    for holder, _whole, prose in paras:
+        han = len(_HAN.findall(prose))
+        if han >= 8 and _PROSE.search(prose):
             score[holder] = score.get(holder, 0) + han
     if not score:
-        return "", pruned_text
+        return "", pruned_text, page_text
     best = max(score, key=lambda h: score[h])
-    return "\n".join(s for holder, s in paras if holder is best), pruned_text
+    return "\n".join(whole for holder, whole, _prose in paras if holder is best), pruned_text, page_text
