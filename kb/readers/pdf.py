@@ -248,6 +248,15 @@ def _page_lines(tp, page_no: int, page_height: float) -> list[_PLine]:
         boxes.clear()
         box_chars.clear()
 
+    # PDFium's C call with reused out-parameters: the per-character wrapper costs more than the call.
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    get_box = pdfium_c.FPDFText_GetCharBox
+    raw_tp = tp.raw
+    left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+    left_p, right_p, bottom_p, top_p = (ctypes.byref(v) for v in (left, right, bottom, top))
     for idx, ch in enumerate(text):
         if ch == "\n":
             flush()
@@ -256,7 +265,9 @@ def _page_lines(tp, page_no: int, page_height: float) -> list[_PLine]:
             continue
         buf.append(ch)
         if not ch.isspace() and ch not in "\ufffe\uffff":
-            box = tp.get_charbox(idx)
+            if not get_box(raw_tp, idx, left_p, right_p, bottom_p, top_p):
+                continue
+            box = (left.value, bottom.value, right.value, top.value)
             if box[2] >= box[0] and box[3] >= box[1]:
                 boxes.append(box)
                 box_chars.append(ch)
