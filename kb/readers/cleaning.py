@@ -457,10 +457,20 @@ def tidy(text: str, lines: list[Line], *, find_title: bool = True, title: str = 
             out.metadata.setdefault("issuer", sq[:-2])
     # A parenthesised history under the title (（2010年11月19日…公布 根据2016年2月6日…修订）): its latest date.
     live = [i for i in range(n) if keep[i]]
-    for i in [j for j in live if j >= first_body][:3]:
+    after = [j for j in live if j >= first_body]
+    for k, i in enumerate(after[:3]):
         s = norms[i]
         if s[:1] in "(（" and lines[i].kind == "para":
-            found = dates_in_text(s)
+            # The history may run over several lines or pages: read on until its parenthesis closes.
+            parts: list[str] = []
+            depth = 0
+            for j in after[k:k + 12]:
+                part = norms[j]
+                parts.append(part)
+                depth += part.count("(") + part.count("（") - part.count(")") - part.count("）")
+                if depth <= 0:
+                    break
+            found = dates_in_text("".join(parts))  # a date may be broken over two lines (… 2020 / 年 12 月 …)
             if found:
                 dates.setdefault(4, max(found))
                 break
