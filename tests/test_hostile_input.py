@@ -92,7 +92,8 @@ FILES = {
         ("skipped", r"no article|no .*text")),
     "name with spaces and Chinese": ("good/政策 文件 2024.txt", lambda: doc("空格文件", "横琴合作区").encode(),
                                      ("indexed", "good/政策 文件 2024", "横琴合作区")),
-    "unsupported extension": ("bad/report.pdf", lambda: b"%PDF-1.4 binary", ("skipped", r"unsupported")),
+    "unsupported extension": ("bad/slides.pptx", lambda: b"PK\x03\x04 binary", ("skipped", r"unsupported")),
+    "truncated PDF": ("bad/report.pdf", lambda: b"%PDF-1.4 binary", ("skipped", r"PDF")),
 }
 
 

@@ -199,7 +199,8 @@ def test_word_token_spans_are_inside_the_text_and_positions_do_not_decrease(text
     last = -1
     for term, pos, s, e in word_tokens(text, index=index):
         assert 0 <= s < e <= len(text), (term, s, e, len(text))
-        assert norm[s:e] == term, (term, norm[s:e])
+        # A letter-spaced word (人 工 智 能) is one term over a span that keeps its spaces.
+        assert "".join(norm[s:e].split()) == term, (term, norm[s:e])
         assert pos >= last, (term, pos, last)
         last = pos
 

@@ -75,6 +75,13 @@ _READERS: dict[str, str] = {
     ".jsonl": "kb.readers.jsonl:read",
     ".html": "kb.readers.html:read",
     ".htm": "kb.readers.html:read",
+    ".pdf": "kb.readers.pdf:read",
+    ".docx": "kb.readers.docx:read",
+    ".csv": "kb.readers.tables:read",
+    ".tsv": "kb.readers.tables:read",
+    ".doc": "kb.readers.doc:read",
+    ".wps": "kb.readers.doc:read",
+    ".ofd": "kb.readers.ofd:read",
 }
 
 SUFFIXES = frozenset(_READERS)

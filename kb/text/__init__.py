@@ -4,7 +4,8 @@ Nothing here knows about the index, the segmenter or file formats. The
 traditional→simplified converter (OpenCC) is the only dependency, loaded on
 first use.
 
-Matching text is normalised (full-width→half-width, lower case,
+Matching text is normalised (full-width→half-width, look-alike code points
+such as Kangxi radicals → the common character, lower case,
 traditional→simplified) without changing its length, so character offsets in
 the normalised text are offsets in the original.
 """
@@ -16,6 +17,7 @@ import threading
 
 __all__ = [
     "normalize",
+    "fold",
     "is_cjk",
     "has_cjk",
     "is_han",
@@ -63,6 +65,36 @@ _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
 _FULLWIDTH[0x00A0] = 0x20  # no-break space
 
+_fold_table: dict[int, int] | None = None
+
+
+def _table() -> dict[int, int]:
+    """Full-width forms and look-alike code points → the common character (one for one)."""
+    global _fold_table
+    if _fold_table is None:
+        import unicodedata
+        from importlib import resources
+
+        table = dict(_FULLWIDTH)
+        # Kangxi radicals (⼈ for 人) and compatibility ideographs decompose to one unified ideograph.
+        for lo, hi in ((0x2F00, 0x2FE0), (0xF900, 0xFB00), (0x2F800, 0x2FA20)):
+            for cp in range(lo, hi):
+                nf = unicodedata.normalize("NFKC", chr(cp))
+                if len(nf) == 1 and nf != chr(cp):
+                    table[cp] = ord(nf)
+        data = resources.files("kb").joinpath("data/lookalikes.tsv").read_text("utf-8")
+        for line in data.splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 3 and not line.startswith("#") and len(parts[2]) == 1:
+                table[int(parts[0], 16)] = ord(parts[2])
+        _fold_table = table
+    return _fold_table
+
+
+def fold(text: str) -> str:
+    """Full-width forms and look-alike code points replaced by the common character; same length."""
+    return text.translate(_table())
+
 _t2s_lock = threading.Lock()
 _t2s = None
 
@@ -103,4 +135,4 @@ def _simplify(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Text for matching: half-width, lower-case, simplified; same length as ``text``."""
-    return _simplify(_lower(text.translate(_FULLWIDTH)))
+    return _simplify(_lower(text.translate(_table())))

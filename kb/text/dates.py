@@ -6,7 +6,7 @@ import calendar
 import re
 from typing import Any
 
-__all__ = ["normalize_date", "date_bounds", "parse_date", "date_range"]
+__all__ = ["normalize_date", "date_bounds", "parse_date", "date_range", "dates_in_text"]
 
 _DATE_PATTERNS = (
     (re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"), "ymd"),
@@ -110,3 +110,46 @@ def date_range(since: str | None, until: str | None) -> tuple[str, str] | None:
     if lo is None and hi is None:
         return None
     return lo or "0000-00-00", hi or "9999-99-99"
+
+
+# --- dates inside running text ----------------------------------------------------------------------------
+
+_CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUM = "〇○零一二三四五六七八九十"
+_TEXT_DATE = re.compile(
+    r"(?<!\d)(\d{4})\s*(?:年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
+    r"|[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?!\d))"
+    rf"|([{_CN_NUM}]{{4}})\s*年\s*([{_CN_NUM}]{{1,3}})\s*月\s*([{_CN_NUM}]{{1,3}})\s*日"
+)
+
+
+def _cn_small(s: str) -> int | None:
+    """十 → 10, 二十三 → 23, 三 → 3 (months and days)."""
+    if "十" not in s:
+        return _CN_DIGITS.get(s) if len(s) == 1 else None
+    tens, _, ones = s.partition("十")
+    t = _CN_DIGITS.get(tens, None) if tens else 1
+    o = _CN_DIGITS.get(ones, None) if ones else 0
+    if t is None or o is None:
+        return None
+    return t * 10 + o
+
+
+def dates_in_text(text: str) -> list[str]:
+    """Every full date written in ``text`` (2024年3月5日, 2024-03-05, 二〇二四年三月五日), as ISO, in order."""
+    out = []
+    for m in _TEXT_DATE.finditer(text):
+        if m.group(1):
+            y = int(m.group(1))
+            mo = int(m.group(2) or m.group(4))
+            d = int(m.group(3) or m.group(5))
+        else:
+            digits = [_CN_DIGITS.get(c) for c in m.group(6)]
+            if None in digits:
+                continue
+            y = int("".join(str(x) for x in digits))
+            mo = _cn_small(m.group(7)) or 0
+            d = _cn_small(m.group(8)) or 0
+        if 1 <= mo <= 12 and 1 <= d <= 31 and 1900 <= y <= 2100:
+            out.append(f"{y:04d}-{mo:02d}-{d:02d}")
+    return out

@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterator
 
-from . import has_cjk, is_cjk, normalize
+from . import CJK_CLASS, has_cjk, is_cjk, normalize
 
 __all__ = ["word_tokens", "query_words", "is_wordlike"]
 
@@ -81,6 +81,25 @@ def _precise(norm: str) -> list[tuple[str, int, int]]:
     return out
 
 
+# Spaces between two ideographs: letter-spaced text (安 全 生 产) from justified PDF lines and
+# spaced-out headings. Chinese puts no space between words, so such spaces are layout.
+_CJK_GAP = re.compile(f"(?<=[{CJK_CLASS}])[ \t\u3000\u00a0]+(?=[{CJK_CLASS}])")
+
+
+def _segments(norm: str) -> list[tuple[str, int, int]]:
+    """``_precise`` over ``norm`` with layout spaces between ideographs closed up; offsets stay in ``norm``."""
+    if _CJK_GAP.search(norm) is None:
+        return _precise(norm)
+    keep: list[int] = []  # index in norm of each character of the closed-up text
+    last = 0
+    for m in _CJK_GAP.finditer(norm):
+        keep.extend(range(last, m.start()))
+        last = m.end()
+    keep.extend(range(last, len(norm)))
+    compact = "".join(norm[i] for i in keep)
+    return [(w, keep[s], keep[e - 1] + 1) for w, s, e in _precise(compact) if e > s]
+
+
 @lru_cache(maxsize=200_000)
 def _subwords(word: str) -> tuple[str, ...]:
     """Dictionary words strictly inside ``word`` (户籍 and 制度 in 户籍制度)."""
@@ -109,7 +128,8 @@ def word_tokens(text: str, *, index: bool = True) -> list[tuple[str, int, int, i
     norm = normalize(text)
     out: list[tuple[str, int, int, int]] = []
     pos = 0
-    for w, s, e in _precise(norm):
+    # Indexed text closes up letter-spaced ideographs; a query's spaces are the user's word breaks.
+    for w, s, e in (_segments(norm) if index else _precise(norm)):
         if w.isspace():
             continue
         if not is_wordlike(w):
@@ -117,9 +137,11 @@ def word_tokens(text: str, *, index: bool = True) -> list[tuple[str, int, int, i
             continue
         out.append((w, pos, s, e))
         if index and len(w) > 2:
+            # A letter-spaced word spans more characters than it has: map its characters back.
+            at = range(s, e) if e - s == len(w) else [i for i in range(s, e) if not norm[i].isspace()]
             for sub in _subwords(w):
                 off = w.find(sub)
-                out.append((sub, pos, s + off, s + off + len(sub)))
+                out.append((sub, pos, at[off], at[off + len(sub) - 1] + 1))
         pos += 1
     return out
 
