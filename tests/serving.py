@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from conftest import kb_cmd, kb_env
 
-URL_LINE = re.compile(r"at (http://[^/\s]+)/(\S*)")
+URL_LINE = re.compile(r"at (http://[^/\s]+)/([^\s;]*)")
 
 
 class Served:
