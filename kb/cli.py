@@ -371,5 +371,55 @@ def stats_cmd(kb: KnowledgeBase, as_json: bool) -> None:
     click.echo(f"updated:   {st.last_indexed}")
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only loopback addresses are safe without a proxy in front.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--cors", "cors", multiple=True, metavar="ORIGIN",
+              help="Let web pages from this origin call the API (repeatable). Off by default.")
+@click.option("--allow-index", "allow_index", multiple=True, metavar="PATH", type=click.Path(path_type=Path),
+              help="Let POST /index (with the bearer token) update the index from PATH (repeatable).")
+@click.option("--token", envvar="KB_SERVE_TOKEN", metavar="TOKEN",
+              help="The bearer token POST /index needs (or KB_SERVE_TOKEN; at least 16 characters).")
+@click.option("--access-log", is_flag=True, help="Log every request on stderr.")
+@click.pass_obj
+@handle_errors
+def serve_cmd(kb: KnowledgeBase, host: str, port: int, cors: tuple[str, ...], allow_index: tuple[Path, ...],
+              token: str | None, access_log: bool) -> None:
+    """Serve the HTTP JSON API and the search page (read-only unless --allow-index).
+
+    Example:
+
+        kb serve --port 8000 && curl 'http://127.0.0.1:8000/search?q=户籍'
+    """
+    from .server import run_http
+
+    run_http(kb, host=host, port=port, cors=cors, allow_index=allow_index, token=token, access_log=access_log,
+             on_ready=lambda url: click.echo(f"Serving {kb.path} at {url} "
+                                             f"({'POST /index allowed' if allow_index else 'read-only'}); "
+                                             "Ctrl+C stops.", err=True))
+
+
+@main.command("mcp")
+@click.option("--http", "over_http", is_flag=True, help="Serve streamable HTTP instead of stdio.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on, with --http.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              help="Port to listen on, with --http.")
+@click.pass_obj
+@handle_errors
+def mcp_cmd(kb: KnowledgeBase, over_http: bool, host: str, port: int) -> None:
+    """Serve search to AI assistants over the Model Context Protocol (stdio, or --http).
+
+    Example:
+
+        kb --index /path/to/index mcp
+    """
+    from .server import run_mcp
+
+    run_mcp(kb, http=over_http, host=host, port=port,
+            on_ready=lambda url: click.echo(f"MCP server for {kb.path} at {url}; Ctrl+C stops.", err=True))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -125,6 +125,8 @@ class Hit:
     ``highlights`` are ``(start, end)`` character spans in ``text``; ``snippet``
     is an excerpt with each highlight wrapped in ``<mark>…</mark>``; ``page``
     is the page the passage starts on, None for documents without pages.
+    ``path`` is the document's file on this machine; ``rel`` is that path
+    relative to the indexed root (what a server may show to others).
     """
 
     id: str
@@ -145,6 +147,7 @@ class Hit:
     context: tuple["Hit", ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     page: int | None = None
+    rel: str = ""
 
 
 @dataclass(frozen=True)

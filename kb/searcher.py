@@ -288,4 +288,5 @@ def make_hit(rec: PassageRecord, doc: DocumentRecord | None, score: float, needl
         context=context,
         metadata=(doc.metadata if doc else {}) or {},
         page=rec.page or None,
+        rel=(doc.rel or Path(doc.path).name) if doc else "",
     )

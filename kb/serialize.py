@@ -21,13 +21,19 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def hit(h: Hit) -> dict[str, Any]:
-    """A hit: every field of ``Hit``; ``highlights`` as [start, end] pairs; ``context`` only when asked for."""
+def hit(h: Hit, *, relative_paths: bool = False) -> dict[str, Any]:
+    """A hit: every field of ``Hit``; ``highlights`` as [start, end] pairs; ``context`` only when asked for.
+
+    With ``relative_paths`` (for servers), ``path`` is the path relative to
+    the indexed root, as ``rel`` is, so no absolute path of this machine is shown.
+    """
     d = asdict(h)
     d["highlights"] = [list(s) for s in h.highlights]
     d["topics"] = list(h.topics)
+    if relative_paths:
+        d["path"] = h.rel
     if h.context:
-        d["context"] = [hit(c) for c in h.context]
+        d["context"] = [hit(c, relative_paths=relative_paths) for c in h.context]
     else:
         d.pop("context")
     return d
@@ -37,12 +43,12 @@ def expansion(e: Expansion) -> dict[str, str]:
     return {"query": e.query, "term": e.term, "origin": e.origin}
 
 
-def search_result(r: SearchResult, *, query: str | None = None) -> dict[str, Any]:
+def search_result(r: SearchResult, *, query: str | None = None, relative_paths: bool = False) -> dict[str, Any]:
     """A search: ``query`` is the query as typed (``r.query`` is the suggestion's when ``corrected``)."""
     return {
         "query": query if query is not None else r.query,
         "total": r.total,
-        "hits": [hit(h) for h in r],
+        "hits": [hit(h, relative_paths=relative_paths) for h in r],
         "expanded": [expansion(e) for e in r.expanded],
         "suggestion": r.suggestion or None,
         "corrected": r.corrected,
