@@ -11,7 +11,9 @@ A condition names a field of a document and compares it with a value:
   the field reaches V's first day (like ``since``), ``<=V`` when it starts by
   V's last day (like ``until``), ``>V`` when it starts after V, ``<V`` when it
   ends before V. Values of other or mixed types (text against a number, a
-  date against text) never satisfy an order condition.
+  date against text, a JSON number against a date) never satisfy an order
+  condition. Text such as "2025" is both a number and a date, so it compares
+  with either.
 
 A field that holds a list matches when any element does. The fields are the
 document's metadata (what a ``manifest.jsonl`` or a JSONL line adds), then
@@ -105,8 +107,8 @@ def _number(v: Any) -> float | None:
 
 
 def _date(v: Any) -> tuple[str, str] | None:
-    if isinstance(v, bool) or isinstance(v, float):
-        return None
+    if isinstance(v, (bool, int, float)):
+        return None  # a JSON number is a number, never a date (a year is text: "2025")
     try:
         return date_bounds(parse_date(str(v)))
     except ValueError:
