@@ -390,6 +390,7 @@ class KnowledgeBase:
                   since: str | None = None, until: str | None = None, where: Where = ()) -> tuple[DocumentInfo, ...]:
         """The indexed documents, by id; with filters (as for ``search``), those with a matching passage."""
         filters, dates = _restrictions(section=section, doc=doc, topic=topic, since=since, until=until, where=where)
+        self.lexicon.refresh()
         return self._reading(lambda view: self._documents(view, filters, dates))
 
     def _documents(self, view, filters, dates) -> tuple[DocumentInfo, ...]:
@@ -434,6 +435,7 @@ class KnowledgeBase:
 
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
+        self.lexicon.refresh()
         topics = self.lexicon.topics()
         return self._reading(
             lambda view: tuple(TopicCount(t.slug, t.en, t.zh, view.reader.topic_count(t.slug)) for t in topics)
