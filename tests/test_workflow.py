@@ -359,3 +359,19 @@ def test_streaming_makes_hits_only_as_they_are_taken(tmp_path, monkeypatch):
     assert not any(c.in_use for c in pool._commits.values()), "closing releases it"
     assert sum(1 for _ in kb.iter_search("推进")) == 300
     kb.close()
+
+
+def test_recall_results_are_kept_per_file_within_a_bound(tmp_path, monkeypatch):
+    from kb.store import recall
+
+    path = tmp_path / "recall-1.bin"
+    recall.write(path, [recall.record(f"d#{i}", f"第{i}段户籍改革" + ("落户" if i % 2 else "")) for i in range(10)], 1)
+    f = recall.RecallFile(path)
+    monkeypatch.setattr(recall.RecallFile, "CACHE_IDS", 12)
+    first = f.find("户籍")
+    assert len(first) == 10 and f.find("户籍") == first
+    first.clear()
+    assert len(f.find("户籍")) == 10, "callers get copies"
+    assert len(f.find("落户")) == 5 and f._held <= 12, "the oldest results go when the bound is reached"
+    assert f.find("户籍", cap=3) is None
+    f.close()
