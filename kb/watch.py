@@ -15,6 +15,7 @@ or topic is applied to the indexed documents by the next run.
 
 from __future__ import annotations
 
+import queue
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
@@ -60,7 +61,7 @@ def _watch(kb, paths, debounce, stop, lock_timeout, on_error) -> Iterator[IndexS
             return False  # our own writes
         if any(_inside(p, d) for d in lexicon_dirs):
             return True
-        return not any(part.startswith(".") for part in p.parts[-1:]) and not p.name.endswith("~")
+        return not p.name.startswith(".") and not p.name.endswith("~")
 
     def run() -> IndexSummary | None:
         try:
@@ -70,15 +71,57 @@ def _watch(kb, paths, debounce, stop, lock_timeout, on_error) -> Iterator[IndexS
                 on_error(e)
             return None
 
-    first = run()
-    if first is not None:
-        yield first
+    # The watcher runs in a thread and is live before the first run, so no change made during or
+    # right after that run is missed; bursts reach this generator through a queue.
+    bursts: queue.Queue = queue.Queue()
+    ready = threading.Event()
+    done = threading.Event()
     quiet_ms = max(1, int(debounce * 1000))
     targets = [str(p) for p in (*paths, *lexicon_dirs)]
-    for _changes in watchfiles.watch(*targets, watch_filter=relevant, step=quiet_ms,
-                                     debounce=max(2000, 4 * quiet_ms), stop_event=stop, raise_interrupt=False):
-        summary = run()
-        if summary is not None and (summary.changes or summary.reanalysed or summary.retagged):
-            yield summary
-        if stop is not None and stop.is_set():
-            return
+
+    def watcher() -> None:
+        try:
+            for changes in watchfiles.watch(*targets, watch_filter=relevant, step=quiet_ms,
+                                             debounce=max(2000, 4 * quiet_ms), stop_event=done,
+                                             rust_timeout=_READY_MS, yield_on_timeout=True, raise_interrupt=False):
+                ready.set()
+                if changes:
+                    bursts.put(changes)
+        except Exception as e:  # noqa: BLE001 - reported to the consumer, which stops
+            bursts.put(e)
+        finally:
+            ready.set()
+            bursts.put(None)
+
+    thread = threading.Thread(target=watcher, name="kb-watch", daemon=True)
+    thread.start()
+    try:
+        ready.wait(_READY_MS / 1000 * 10)
+        first = run()
+        if first is not None:
+            yield first
+        while not (stop is not None and stop.is_set()):
+            try:
+                item = bursts.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Exception):
+                raise KBError(f"Watching stopped: {item}; start it again.") from item
+            while True:  # bursts that queued up while indexing: one run covers them all
+                try:
+                    if bursts.get_nowait() is None:
+                        bursts.put(None)
+                        break
+                except queue.Empty:
+                    break
+            summary = run()
+            if summary is not None and (summary.changes or summary.reanalysed or summary.retagged):
+                yield summary
+    finally:
+        done.set()
+        thread.join(timeout=10)
+
+
+_READY_MS = 200  # the watcher reports itself live after this long without changes
