@@ -86,25 +86,59 @@ def handle_errors(fn):
     return wrapper
 
 
+# Plain-text highlight markers: the first pair that the snippet's own text does not use,
+# so a highlight is never mistaken for brackets in the text (【免责声明】).
+_MARKERS = (("【", "】"), ("⟦", "⟧"), ("«", "»"), ("⦃", "⦄"))
+
+
 def _render_snippet(hit: Hit, color: bool) -> str:
     s = hit.snippet
     if color:
         return s.replace("<mark>", "\x1b[1;31m").replace("</mark>", "\x1b[0m")
-    return s.replace("<mark>", "【").replace("</mark>", "】")
+    plain = s.replace("<mark>", "").replace("</mark>", "")
+    for left, right in _MARKERS:
+        if left not in plain and right not in plain:
+            return s.replace("<mark>", left).replace("</mark>", right)
+    return s.replace("<mark>", "<<").replace("</mark>", ">>")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _block(text: str, indent: str = "   ") -> str:
+    """Text indented as one block: every line of it, including continuation lines."""
+    return "\n".join(indent + line.strip() for line in text.split("\n") if line.strip())
+
+
+def _citation(hit: Hit) -> str:
+    page = f" · p. {hit.page}" if hit.page else ""
+    return f"§ {_one_line(hit.section)} · ¶{hit.paragraph}{page} · {hit.id}"
 
 
 def _print_hit(n: int | None, hit: Hit, color: bool, *, full: bool = False) -> None:
-    head = hit.title
-    meta = "  ".join(x for x in (hit.date, hit.source) if x)
+    head = _one_line(hit.title)
+    meta = "  ".join(_one_line(x) for x in (hit.date, hit.source) if x)
     if color:
         head = click.style(head, bold=True)
         meta = click.style(meta, fg="green")
     prefix = f"{n}. " if n is not None else ""
     click.echo(f"{prefix}{head}  {meta}".rstrip())
-    loc = f"§ {hit.section} · ¶{hit.paragraph} · {hit.id}"
+    loc = _citation(hit)
     click.echo("   " + (click.style(loc, fg="cyan") if color else loc))
     body = hit.text if full else _render_snippet(hit, color)
-    click.echo("   " + body)
+    click.echo(_block(body))
+
+
+def _set_index(ctx: click.Context, _param, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj = KnowledgeBase(value, lexicon=ctx.meta.get("kb.lexicon"))
+
+
+# Every subcommand takes --index as well, so it works before or after the command name.
+_index_option = click.option("--index", "index_path", type=click.Path(path_type=Path), default=None,
+                             expose_value=False, callback=_set_index,
+                             help="Index directory (default: $KB_INDEX or ./index).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -122,11 +156,13 @@ def main(ctx: click.Context, index_path: Path | None, lexicon: tuple[Path, ...])
 
         kb index seeds && kb search 户籍
     """
+    ctx.meta["kb.lexicon"] = list(lexicon) or None
     ctx.obj = KnowledgeBase(index_path if index_path is not None else default_index_path(),
-                            lexicon=list(lexicon) or None)
+                            lexicon=ctx.meta["kb.lexicon"])
 
 
 @main.command("index")
+@_index_option
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Start afresh instead of updating incrementally.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -180,6 +216,8 @@ def _echo_vocabulary_runs(summary) -> None:
         click.echo(f"{_n(summary.reanalysed, 'document')} indexed again for changed segmentation words.")
     if summary.retagged:
         click.echo(f"{_n(summary.retagged, 'document')} re-tagged for changed topics.")
+
+
 
 
 def _ensure_index(kb: KnowledgeBase) -> None:
@@ -269,8 +307,9 @@ def _facet_line(facets, documents: bool) -> str:
     return f"facets ({unit}): " + " | ".join(parts)
 
 
-@main.command("search")
-@click.argument("query")
+@main.command("search", context_settings={"ignore_unknown_options": True})
+@_index_option
+@click.argument("words", nargs=-1, required=True)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="Most hits (or documents, with --group-by doc) to show.")
 @_filter_options
@@ -295,22 +334,32 @@ def _facet_line(facets, documents: bool) -> str:
               help="Widen the query with translations, pinyin and synonyms; --no-expand searches it as written.")
 @click.pass_obj
 @handle_errors
-def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, doc: str | None, topic: str | None,
-               since: str | None, until: str | None, where: tuple[str, ...], context: int, group_by: str | None,
-               sort: str, facets: str | None, fmt: str | None, output: Path | None, all_: bool, as_json: bool,
-               as_jsonl: bool, explain: bool, expand: bool) -> None:
+def search_cmd(kb: KnowledgeBase, words: tuple[str, ...], limit: int, section: str | None, doc: str | None,
+               topic: str | None, since: str | None, until: str | None, where: tuple[str, ...], context: int,
+               group_by: str | None, sort: str, facets: str | None, fmt: str | None, output: Path | None,
+               all_: bool, as_json: bool, as_jsonl: bool, explain: bool, expand: bool) -> None:
     """Search passages. Words, "exact phrase", AND/OR/NOT, -word, (…), section:, doc:, topic:, meta.FIELD:.
 
     English and pinyin queries are translated to Chinese terms (see --explain).
+    The query may be several arguments; a word that starts with - excludes it
+    (kb search 户籍 -产业).
 
     Example:
 
         kb search '户籍 OR 落户' --since 2020 --limit 5
 
+        kb search 'rural land reform' --explain
+
         kb search 宅基地 --group-by doc --where province=云南 --facets province,year
 
         kb search 户籍 --all --format csv --output hits.csv
     """
+    unknown = [w for w in words if w.startswith("--") and len(w) > 2]
+    if unknown:
+        _fail(f"No such option {unknown[0]}; see `kb search --help` for the options.")
+    if as_json and as_jsonl:
+        _fail("Use either --json or --jsonl, not both.")
+    query = " ".join(words)
     fmt = _export_format(fmt, output, as_jsonl)
     if fmt == "json":
         as_json, fmt = True, None
@@ -362,7 +411,11 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
         click.echo(f"No passages match {query!r}; showing results for {result.suggestion!r}.")
     elif result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
+    if result.relaxed:
+        click.echo(f"No passage has all the words of {query!r}; showing passages with most of them.")
     if explain:
+        if result.relaxed:
+            click.echo("relaxed: ranked by how many of the query's words each passage has, then by score")
         if result.expanded:
             by_query: dict[str, list[str]] = {}
             for e in result.expanded:
@@ -386,29 +439,31 @@ def search_cmd(kb: KnowledgeBase, query: str, limit: int, section: str | None, d
         return
     for n, hit in enumerate(result, 1):
         for c in (c for c in hit.context if c.start < hit.start):
-            click.echo("   ┆ " + c.text)
+            click.echo(_block(c.text, "   ┆ "))
         _print_hit(n, hit, color)
         for c in (c for c in hit.context if c.start > hit.start):
-            click.echo("   ┆ " + c.text)
+            click.echo(_block(c.text, "   ┆ "))
         click.echo()
     click.echo(f"{len(result)} of {result.total} matching passages ({elapsed * 1000:.0f} ms).")
 
 
 def _print_group(n: int, g, color: bool) -> None:
     d = g.document
-    head = d.title
-    meta = "  ".join(x for x in (d.date, d.source) if x)
+    head = _one_line(d.title)
+    meta = "  ".join(_one_line(x) for x in (d.date, d.source) if x)
     if color:
         head = click.style(head, bold=True)
         meta = click.style(meta, fg="green")
     click.echo(f"{n}. {head}  {meta}  [{d.id}]".rstrip())
-    sections = "; ".join(e.section for e in g.sections)
+    sections = "; ".join(_one_line(e.section) for e in g.sections)
     line = f"{_n(g.matches, 'matching passage')} · § {sections}"
     click.echo("   " + (click.style(line, fg="cyan") if color else line))
-    click.echo(f"   ¶{g.best.paragraph} · {g.best.id}: " + _render_snippet(g.best, color))
+    click.echo(f"   ¶{g.best.paragraph} · {g.best.id}")
+    click.echo(_block(_render_snippet(g.best, color)))
 
 
 @main.command("get")
+@_index_option
 @click.argument("passage_id")
 @click.option("-C", "--context", type=click.IntRange(min=0), default=1, show_default=True,
               help="Neighbouring paragraphs to show on each side.")
@@ -430,10 +485,10 @@ def get_cmd(kb: KnowledgeBase, passage_id: str, context: int, as_json: bool) -> 
     before = [c for c in hit.context if c.start < hit.start]
     after = [c for c in hit.context if c.start > hit.start]
     for c in before:
-        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+        click.echo(_block(f"¶{c.paragraph} {c.text}", "   ┆ "))
     _print_hit(None, hit, color, full=True)
     for c in after:
-        click.echo(f"   ┆ ¶{c.paragraph} {c.text}")
+        click.echo(_block(f"¶{c.paragraph} {c.text}", "   ┆ "))
 
 
 # The command's first name, kept for scripts that use it.
@@ -442,6 +497,7 @@ main.add_command(click.Command("show", callback=get_cmd.callback, params=get_cmd
 
 
 @main.command("topics")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors
@@ -462,6 +518,7 @@ def topics_cmd(kb: KnowledgeBase, as_json: bool) -> None:
 
 
 @main.command("stats")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors
@@ -484,6 +541,7 @@ def stats_cmd(kb: KnowledgeBase, as_json: bool) -> None:
 
 
 @main.command("docs")
+@_index_option
 @_filter_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "md", "jsonl"]), default=None,
               help="Export: csv (UTF-8 with BOM, for Excel), md or jsonl.")
@@ -543,6 +601,7 @@ main.add_command(click.Command("documents", callback=docs_cmd.callback, params=d
 
 
 @main.command("doc")
+@_index_option
 @click.argument("doc_id")
 @click.option("--text", "with_text", is_flag=True, help="Also print the whole text, with section headings.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -578,6 +637,7 @@ def doc_cmd(kb: KnowledgeBase, doc_id: str, with_text: bool, as_json: bool) -> N
 
 
 @main.command("remove")
+@_index_option
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option("--lock-timeout", "--wait", "lock_timeout", type=float, default=30.0, show_default=True,
@@ -621,6 +681,7 @@ def _change_line(c) -> str:
 
 
 @main.command("watch")
+@_index_option
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--debounce", type=click.FloatRange(min=0), default=0.5, show_default=True,
               help="Seconds of quiet before a burst of changes is indexed.")
@@ -676,6 +737,7 @@ def lexicon_group() -> None:
 
 
 @lexicon_group.command("check")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 @handle_errors

@@ -74,6 +74,7 @@ def make_snippet(text: str, spans: list[tuple[int, int]], width: int = config.SN
             if best is None or covered > best[0]:
                 best = (covered, a_lo, a_hi)
         _covered, lo, hi = best
+    lo, hi = _snap(text, spans, lo, hi)
     out = []
     if lo > 0:
         out.append("…")
@@ -89,6 +90,22 @@ def make_snippet(text: str, spans: list[tuple[int, int]], width: int = config.SN
     if hi < len(text):
         out.append("…")
     return "".join(out)
+
+
+def _snap(text: str, spans, lo: int, hi: int) -> tuple[int, int]:
+    """Widen a window so that it neither cuts a highlight nor a Latin word or number in two."""
+    for s, e in spans:
+        if s < lo < e:
+            lo = s
+        if s < hi < e:
+            hi = e
+    while 0 < lo < len(text) and text[lo - 1].isascii() and text[lo - 1].isalnum() and text[lo].isascii() \
+            and text[lo].isalnum():
+        lo -= 1
+    while 0 < hi < len(text) and text[hi - 1].isascii() and text[hi - 1].isalnum() and text[hi].isascii() \
+            and text[hi].isalnum():
+        hi += 1
+    return lo, hi
 
 
 def _cut_end(text: str, lo: int, width: int) -> int:

@@ -76,8 +76,10 @@ def discover(paths: Iterable[Path], *, exclude: Iterable[Path] = ()
     for given in paths:
         given = Path(given)
         if given.is_file():
-            root = given.parent.resolve()
-            _add_file(given, root, files, skipped)
+            # By its real path, as a walk of its directory finds it: the same file has one key
+            # however it is named (through a symbolic link or not).
+            real = given.resolve()
+            _add_file(real, real.parent, files, skipped)
             continue
         root = given.resolve()
         seen_dirs: set[tuple[int, int]] = set()

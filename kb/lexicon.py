@@ -76,6 +76,52 @@ def _en_key(s: str) -> str:
     return " ".join(s.lower().replace("-", " ").split())
 
 
+@dataclass(frozen=True)
+class _SenseRule:
+    """Cues for one term and target: phrases the occurrence must lie inside, and words of its sentence."""
+
+    near_phrases: tuple[tuple[str, tuple[int, ...]], ...]
+    near_words: tuple[str, ...]
+    exclude_phrases: tuple[tuple[str, tuple[int, ...]], ...]
+    exclude_words: tuple[str, ...]
+
+
+def _split_cues(term: str, field: str):
+    phrases, words = [], []
+    for cue in (normalize(c) for c in field.split()):
+        offsets = tuple(i for i in range(len(cue) - len(term) + 1) if cue.startswith(term, i))
+        if offsets:
+            phrases.append((cue, offsets))
+        else:
+            words.append(cue)
+    return tuple(phrases), tuple(words)
+
+
+_SENTENCE_END = re.compile(r"[。!?;\n]")
+
+
+def _sense_holds(rule: _SenseRule, norm: str, start: int, end: int) -> bool:
+    """Whether the occurrence ``norm[start:end]`` satisfies ``rule`` (exclusions first, then near cues)."""
+
+    def inside(phrases) -> bool:
+        for cue, offsets in phrases:
+            for k in offsets:
+                if start - k >= 0 and norm.startswith(cue, start - k):
+                    return True
+        return False
+
+    before = norm.rfind("\n", 0, start)
+    for m in _SENTENCE_END.finditer(norm, max(0, before), start):
+        before = m.start()
+    after = _SENTENCE_END.search(norm, end)
+    sentence = norm[before + 1 : after.start() if after else len(norm)]
+    if inside(rule.exclude_phrases) or any(w in sentence for w in rule.exclude_words):
+        return False
+    if not rule.near_phrases and not rule.near_words:
+        return True
+    return inside(rule.near_phrases) or any(w in sentence for w in rule.near_words)
+
+
 class Lexicon:
     """The vocabulary one knowledge base uses: kb's package data, with users' files merged over it.
 
@@ -87,7 +133,7 @@ class Lexicon:
     user file changes (``refresh``). The formats are in ``kb.vocabulary``.
     """
 
-    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "words.txt")
+    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt")
 
     def __init__(self, folders=()):
         self.folders = tuple(Path(f) for f in folders)
@@ -177,12 +223,49 @@ class Lexicon:
 
         return self._memo("tag", compute)
 
+    def senses(self) -> dict[tuple[str, str], _SenseRule]:
+        """(normalised term, target) → its sense rule, from ``senses.tsv``.
+
+        The target is a topic slug, ``*`` or a Chinese synonym-group word; a
+        cue that contains the term is kept with the offsets of the term inside it.
+        """
+        def compute():
+            out: dict[tuple[str, str], _SenseRule] = {}
+            for text in self._texts("senses.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    cols = line.split("\t") + ["", ""]
+                    term = normalize(cols[0]).strip()
+                    target = cols[1].strip()
+                    if not term or not target:
+                        continue
+                    near = _split_cues(term, cols[2])
+                    exclude = _split_cues(term, cols[3])
+                    out[(term, target)] = _SenseRule(near[0], near[1], exclude[0], exclude[1])
+            return out
+
+        return self._memo("senses", compute)
+
     def tag(self, text: str) -> tuple[str, ...]:
-        """Slugs of the topics whose terms occur in ``text`` (in taxonomy order)."""
+        """Slugs of the topics whose terms occur in ``text`` (in taxonomy order).
+
+        An ambiguous term counts for a topic only where its sense rule
+        (``senses.tsv``) holds: 落户 of a company does not tag household
+        registration, 健康发展 does not tag health care.
+        """
         pattern, owners = self._tag_pattern()
+        rules = self.senses()
+        norm = normalize(text)
         found: set[str] = set()
-        for m in pattern.finditer(normalize(text)):
-            found.update(owners[m.group()])
+        for m in pattern.finditer(norm):
+            term = m.group()
+            for slug in owners[term]:
+                if slug in found:
+                    continue
+                rule = rules.get((term, slug)) or rules.get((term, "*"))
+                if rule is None or _sense_holds(rule, norm, m.start(), m.end()):
+                    found.add(slug)
         return tuple(t.slug for t in self.topics() if t.slug in found)
 
     # -- glossary and synonyms ----------------------------------------------------------------------

@@ -211,9 +211,15 @@ def check(lexicon, pending_words: tuple[str, ...] = ()) -> LexiconReport:
 
 def lexicon_state(lexicon) -> dict[str, Any]:
     """What a commit records of the vocabulary: users' segmentation words, and each topic's fingerprint and terms."""
+    from .text import normalize
+
+    rules = lexicon.senses() if hasattr(lexicon, "senses") else {}
     topics = {}
     for t in lexicon.topics():
-        fp = hashlib.sha1(repr(t).encode("utf-8")).hexdigest()[:16]
+        # A topic's sense rules (senses.tsv) decide its tags as much as its terms do.
+        terms = {normalize(x).strip() for x in t.terms}
+        related = sorted(repr((k, v)) for k, v in rules.items() if k[0] in terms and k[1] in (t.slug, "*"))
+        fp = hashlib.sha1((repr(t) + "".join(related)).encode("utf-8")).hexdigest()[:16]
         topics[t.slug] = [fp, list(t.terms)]
     return {"words": [[w, f] for w, f in lexicon.words()], "topics": topics}
 

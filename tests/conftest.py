@@ -27,12 +27,26 @@ def seed_dir(tmp_path) -> Path:
     return d
 
 
-@pytest.fixture
-def seed_kb(tmp_path, seed_dir):
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory) -> Path:
+    """The seed's index, built once per test module: for tests that only read it."""
     from kb import KnowledgeBase
 
-    kb = KnowledgeBase(tmp_path / "seed-index")
-    kb.index([seed_dir])
+    root = tmp_path_factory.mktemp("seed")
+    src = root / "seeds"
+    src.mkdir()
+    shutil.copy(SEED, src / SEED.name)
+    with KnowledgeBase(root / "index") as kb:
+        kb.index([src])
+    return root / "index"
+
+
+@pytest.fixture
+def seed_kb(seed_index):
+    """A ``KnowledgeBase`` on the module's seed index (read it; don't index into it)."""
+    from kb import KnowledgeBase
+
+    kb = KnowledgeBase(seed_index)
     yield kb
     kb.close()
 

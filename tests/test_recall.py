@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from kb import KnowledgeBase
+import pytest
+
+from kb import IndexCorruptError, KnowledgeBase
 from kb.store import recall
 
 from conftest import live_commit
@@ -85,8 +87,9 @@ def test_a_lost_recall_file_is_rebuilt_by_the_next_run(tmp_path):
     (gen / f"recall-{g}.bin").unlink()
     kb.close()
     kb = KnowledgeBase(tmp_path / "ix")
-    assert kb.search("籍制度改").total == 0  # without the file the string is not found; nothing crashes
-    assert [h.id for h in kb.search("户籍制度")] == ["a#1"]  # the word index still answers
+    with pytest.raises(IndexCorruptError) as e:  # answers would silently miss verbatim matches
+        kb.search("户籍制度")
+    assert "rebuild" in str(e.value)
     (src / "b.txt").write_text("标题乙\n\n乡村教师队伍建设。\n", encoding="utf-8")
     kb.index([src])
     assert [h.id for h in kb.search("籍制度改")] == ["a#1"]

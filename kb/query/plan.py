@@ -302,8 +302,8 @@ class _Planner:
                     curated: bool = False) -> Alternative | None:
         norm = normalize(value).strip()
         words = words_of(value, self.stats, curated=curated)[: config.MAX_WORDS_PER_TERM]
-        if not norm and not words:
-            return None
+        if not words and not (verbatim and norm):
+            return None  # only punctuation or symbols: nothing a word can match (a quoted string still can)
         return Alternative(norm, words, origin, boost, verbatim)
 
     def zh_alternatives(self, source: str, terms, origin: str, boost: float) -> list[Alternative]:

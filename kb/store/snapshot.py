@@ -110,10 +110,20 @@ class Snapshot:
         return Manifest.from_json(data)
 
     def recall(self) -> recall.RecallFile:
-        """The recall file, memory-mapped on first use (unavailable when missing: then no verbatim matching)."""
+        """The recall file, memory-mapped on first use.
+
+        Raises ``IndexCorruptError`` when it is missing or damaged: without it,
+        verbatim matches would be missed silently. (The next index run rebuilds it.)
+        """
         with self._lock:
             if self._recall is None:
-                self._recall = recall.RecallFile(_path(self.gen, "recall", self.commit))
+                path = _path(self.gen, "recall", self.commit)
+                rf = recall.RecallFile(path)
+                if not rf.available or rf.commit != self.commit:
+                    rf.close()
+                    raise IndexCorruptError(f"The index at {self.gen.parent} has a missing or damaged {path.name}; "
+                                            f"rebuild it.")
+                self._recall = rf
             return self._recall
 
     def recall_records(self) -> list[bytes] | None:
