@@ -75,7 +75,7 @@ def test_lexicon_option_and_environment(project, tmp_path_factory, monkeypatch):
 
 def test_index_never_reads_the_vocabulary_as_documents(project):
     (project / "lexicon" / "synonyms.txt").write_text("户籍 户口\n", "utf-8")
-    (project / "lexicon" / "words.txt").write_text("新质生产力\n", "utf-8")
+    (project / "lexicon" / "words.txt").write_text("抢滩占先\n", "utf-8")
     kb = KnowledgeBase(project / "index")
     summary = kb.index([project])  # the whole folder: reports and lexicon
     assert all("lexicon" not in c.path for c in summary.changes)
@@ -127,24 +127,27 @@ def test_new_topics_are_tagged_by_the_next_index_run(project):
 
 
 def test_new_segmentation_words_reach_documents_already_indexed(project):
+    from kb.text.segment import query_words
+
+    assert all(len(query_words(w)) > 1 for w in ("抢滩占先", "高位嫁接")), "the test needs words kb does not know"
     kb = KnowledgeBase(project / "index")
     kb.index([project / "reports"])
-    assert term_count(kb, "新质生产力") == 0 and term_count(kb, "高位嫁接") == 0
-    (project / "lexicon" / "words.txt").write_text("# field words\n新质生产力\n高位嫁接 5000\n", "utf-8")
-    result = kb.search("新质生产力")
+    assert term_count(kb, "抢滩占先") == 0 and term_count(kb, "高位嫁接") == 0
+    (project / "lexicon" / "words.txt").write_text("# field words\n抢滩占先\n高位嫁接 5000\n", "utf-8")
+    result = kb.search("抢滩占先")
     assert result.lexicon_outdated and result.total == 1, "verbatim recall finds it meanwhile"
-    assert kb.lexicon_check().pending_words == ("新质生产力", "高位嫁接")
+    assert kb.lexicon_check().pending_words == ("抢滩占先", "高位嫁接")
     summary = kb.index([project / "reports"])
     assert summary.reanalysed == 1 and summary.passages == 0 and summary.unchanged == 6, \
         "only henan-2026 holds either word; no file is read again"
-    assert term_count(kb, "新质生产力") == 1 and term_count(kb, "高位嫁接") == 1
-    after = kb.search("新质生产力")
+    assert term_count(kb, "抢滩占先") == 1 and term_count(kb, "高位嫁接") == 1
+    after = kb.search("抢滩占先")
     assert not after.lexicon_outdated and [h.id for h in after] == ["henan-2026#6"]
     assert kb.lexicon_check().pending_words == ()
     # Removing a word indexes the documents that hold it again, with the package's words.
     (project / "lexicon" / "words.txt").write_text("高位嫁接 5000\n", "utf-8")
     assert kb.index([project / "reports"]).reanalysed == 1
-    assert term_count(kb, "新质生产力") == 0 and term_count(kb, "高位嫁接") == 1
+    assert term_count(kb, "抢滩占先") == 0 and term_count(kb, "高位嫁接") == 1
     assert kb.index([project / "reports"]).reanalysed == 0
     kb.close()
 
@@ -153,13 +156,13 @@ def test_words_apply_to_documents_outside_the_paths_of_the_run(project):
     """Re-analysis reads the stored passages, so it needs neither the files nor the paths they were indexed from."""
     kb = KnowledgeBase(project / "index")
     kb.index([project / "reports"])
-    extra = write_tree(project / "extra", {"note.txt": "说明\n推动新质生产力加快发展。\n"})
+    extra = write_tree(project / "extra", {"note.txt": "说明\n推动新兴产业抢滩占先。\n"})
     kb.index([extra])
     shutil.rmtree(project / "reports")
-    (project / "lexicon" / "words.txt").write_text("新质生产力\n", "utf-8")
+    (project / "lexicon" / "words.txt").write_text("抢滩占先\n", "utf-8")
     summary = kb.index([extra])
     assert summary.reanalysed == 2, "henan-2026 (file gone, outside the run's paths) and note"
-    assert term_count(kb, "新质生产力") == 2
+    assert term_count(kb, "抢滩占先") == 2
     kb.close()
 
 
@@ -167,21 +170,21 @@ def test_words_in_a_fresh_multi_process_build(project):
     from kb.engine import default_engine
     from kb.indexer import run_index
 
-    (project / "lexicon" / "words.txt").write_text("新质生产力\n", "utf-8")
+    (project / "lexicon" / "words.txt").write_text("抢滩占先\n", "utf-8")
     kb = KnowledgeBase(project / "index")
     run_index(kb._store, default_engine(), [project / "reports"], workers=2, lexicon=kb.lexicon)
-    assert term_count(kb, "新质生产力") == 1, "worker processes segment with the users' words"
-    assert not kb.search("新质生产力").lexicon_outdated
+    assert term_count(kb, "抢滩占先") == 1, "worker processes segment with the users' words"
+    assert not kb.search("抢滩占先").lexicon_outdated
     kb.close()
 
 
 def test_cli_reports_reanalysis_and_outdated_index(project):
     cli("index", "reports")
-    (project / "lexicon" / "words.txt").write_text("新质生产力\n", "utf-8")
-    assert "the next `kb index` applies them" in cli("search", "新质生产力").stderr
+    (project / "lexicon" / "words.txt").write_text("抢滩占先\n", "utf-8")
+    assert "the next `kb index` applies them" in cli("search", "抢滩占先").stderr
     out = cli("index", "reports").stdout
     assert "1 document indexed again for changed segmentation words." in out
-    assert "changed since" not in cli("search", "新质生产力").stderr
+    assert "changed since" not in cli("search", "抢滩占先").stderr
 
 
 # --- kb lexicon check -------------------------------------------------------------------------------
@@ -191,7 +194,7 @@ def test_lexicon_check_reports_each_problem_with_its_line(project):
     lex = project / "lexicon"
     (lex / "glossary.tsv").write_text("# comment\nrural land\t农村土地\nno tab here\n宅基地\thomestead\n", "utf-8")
     (lex / "synonyms.txt").write_text("户籍 户口\n孤单\n", "utf-8")
-    (lex / "words.txt").write_text("新质生产力\n算力 many\n，，\n", "utf-8")
+    (lex / "words.txt").write_text("抢滩占先\n算力 many\n，，\n", "utf-8")
     (lex / "topics.json").write_text(
         '{"topics": [\n  {"slug": "ok", "en": "a", "zh": "甲", "terms": ["甲"]},\n'
         '  {"slug": "Bad Slug", "en": "b", "zh": "乙", "terms": ["乙"]},\n'
@@ -213,10 +216,10 @@ def test_lexicon_check_reports_each_problem_with_its_line(project):
 def test_lexicon_check_json_syntax_error_and_clean_files(project):
     lex = project / "lexicon"
     (lex / "topics.json").write_text('{"topics": [\n  {"slug": "a",}\n]}', "utf-8")
-    (lex / "words.txt").write_bytes("新质生产力\n".encode("gb18030"))
+    (lex / "words.txt").write_bytes("抢滩占先\n".encode("gb18030"))
     report = KnowledgeBase(project / "index").lexicon_check()
     assert {(os.path.basename(p.path), p.line) for p in report.problems} == {("topics.json", 2), ("words.txt", 0)}
     (lex / "topics.json").unlink()
-    (lex / "words.txt").write_text("新质生产力 100\n", "utf-8")
+    (lex / "words.txt").write_text("抢滩占先 100\n", "utf-8")
     result = cli("lexicon", "check")
     assert "No problems." in result.stdout and "words     1 entry" in result.stdout
