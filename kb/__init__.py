@@ -19,6 +19,17 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     "KnowledgeBase": "kb.api",
+    "SearchStream": "kb.api",
+    "DocumentInfo": "kb.models",
+    "OutlineEntry": "kb.models",
+    "DocumentGroup": "kb.models",
+    "Facet": "kb.models",
+    "FacetValue": "kb.models",
+    "FileChange": "kb.models",
+    "RemoveSummary": "kb.models",
+    "LexiconReport": "kb.models",
+    "LexiconProblem": "kb.models",
+    "LexiconFile": "kb.models",
     "SearchResult": "kb.models",
     "Hit": "kb.models",
     "Passage": "kb.models",
@@ -43,11 +54,12 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import KnowledgeBase
+    from .api import KnowledgeBase, SearchStream
     from .errors import (DocumentNotFoundError, IndexBusyError, IndexCorruptError, IndexNotFoundError,
                          IndexVersionError, KBError, PassageNotFoundError, QueryError, SourceNotFoundError)
-    from .models import (Document, Expansion, Hit, IndexSummary, Passage, PassageId, SearchResult, Skipped, Stats,
-                         TopicCount)
+    from .models import (Document, DocumentGroup, DocumentInfo, Expansion, Facet, FacetValue, FileChange, Hit,
+                         IndexSummary, LexiconFile, LexiconProblem, LexiconReport, OutlineEntry, Passage, PassageId,
+                         RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 
 def __getattr__(name: str):

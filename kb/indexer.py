@@ -29,16 +29,16 @@ from typing import Callable, Iterable
 
 from . import config
 from .chunking import chunk
-from .errors import SourceNotFoundError
+from .errors import DocumentNotFoundError, SourceNotFoundError
 from .ingest import SourceFile, discover, read_source_hashed
 from .lexicon import PinyinMap, default_lexicon
-from .models import IndexSummary, Skipped
+from .models import Document, FileChange, IndexSummary, Passage, PassageId, RemoveSummary, Skipped
 from .store import FORMAT_VERSION, IndexStore, ManifestMissing, Snapshot
 from .store import recall
 from .store.manifest import Changes, Manifest, meta_fingerprint, plan_changes
 from .text import normalize
 
-__all__ = ["run_index", "Progress"]
+__all__ = ["run_index", "run_remove", "Progress"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -89,7 +89,8 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
         if not p.exists():
             raise SourceNotFoundError(f"{p} does not exist; give a file or directory to index.", param="paths")
     roots = [str(p.absolute()) for p in paths]
-    files, walk_skipped, metas = discover(paths, exclude=[store.path])
+    lexicon = lexicon or default_lexicon()
+    files, walk_skipped, metas = discover(paths, exclude=[store.path, *getattr(lexicon, "folders", ())])
     skipped = list(walk_skipped)
     walk_skipped_files = sum(1 for s in skipped if s.kind == "file")
     with store.lock(timeout=lock_timeout):
@@ -116,8 +117,17 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
         manifest.created = manifest.created or _now()
         manifest.updated = _now()
         changes = plan_changes(files, manifest, metas, roots)
+        # Users' segmentation words reach the segmenter before anything is analysed (and before
+        # a multi-process writer forks its workers, which inherit them).
+        from .text.segment import set_user_words
+        from .vocabulary import lexicon_state
+
+        lexicon.refresh()
+        set_user_words(lexicon.words())
+        state = lexicon_state(lexicon)
         try:
-            run = _Run(store, engine, gen, fresh, manifest, metas, progress, lexicon or default_lexicon())
+            run = _Run(store, engine, gen, fresh, manifest, metas, progress, lexicon)
+            run.lexicon_before, run.lexicon_after = manifest.lexicon, state
             commit, base = run.write(changes, files, roots, lost_manifest, workers)
         except BaseException:
             if fresh:
@@ -125,7 +135,7 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
             raise
         skipped.extend(run.skipped)
         _phase("committed")
-        if run.written_passages or fresh:
+        if run.written_passages or fresh or run.reanalysed:
             run.write_pinyin(commit)
         # Readers may still be on the previous commit for a moment; older snapshots go.
         Snapshot.prune(gen, keep=(commit, base))
@@ -145,6 +155,9 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
         total_documents=total_docs,
         total_passages=run.total_passages,
         seconds=round(time.monotonic() - t0, 3),
+        changes=tuple(run.changes),
+        reanalysed=run.reanalysed,
+        retagged=run.retagged,
     )
 
 
@@ -168,6 +181,10 @@ class _Run:
         self.removed: list[str] = []
         self.gone: set[str] = set()  # documents whose old passages are deleted
         self.new_records: list[bytes] = []
+        self.changes: list[FileChange] = []
+        self.lexicon_before: dict | None = None
+        self.lexicon_after: dict | None = None
+        self.reanalysed = self.retagged = 0
 
     def write(self, changes: Changes, files: list[SourceFile], roots, lost_manifest: bool,
               workers: int | None) -> tuple[int, int]:
@@ -186,6 +203,9 @@ class _Run:
                 changes.unchanged_skips = []
                 changes.skipped = []
             self.apply(tx, changes)
+            if not self.fresh:
+                self.reanalyse(tx)
+            self.manifest.lexicon = self.lexicon_after
             base_records = None if self.fresh else self.store.snapshot(self.gen, tx.base).recall_records()
             if base_records is None and not self.fresh:
                 base_records = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
@@ -217,6 +237,8 @@ class _Run:
         for key in changes.removed:
             for d in m.files[key].get("docs", ()):
                 delete_doc(d)
+            self.changes.append(FileChange(key, "removed", len(m.files[key].get("docs", ())),
+                                           int(m.files[key].get("passages", 0))))
             del m.files[key]
         for key in changes.forgotten:
             del m.files[key]
@@ -230,6 +252,8 @@ class _Run:
             record = {"size": sf.size, "mtime_ns": sf.mtime_ns, "sha1": digest,
                       "meta": meta_fingerprint(self.metas.get(sf.key))}
             if not docs:
+                reason = next((s.reason for s in file_skips if s.kind == "file"), "no documents: every line was skipped")
+                self.changes.append(FileChange(str(sf.path), "skipped", reason=reason))
                 if not any(s.kind == "file" for s in file_skips):
                     file_skips = file_skips + [Skipped(str(sf.path), "no documents: every line was skipped")]
                     self.skipped.append(file_skips[-1])
@@ -269,6 +293,7 @@ class _Run:
                 count += len(passages)
             if not doc_ids:
                 self.skipped.append(Skipped(str(sf.path), "no documents: every document id is already indexed"))
+                self.changes.append(FileChange(str(sf.path), "skipped", reason=self.skipped[-1].reason))
                 continue
             for d in doc_ids:
                 owners[d] = sf.key
@@ -280,6 +305,64 @@ class _Run:
                 self.updated += 1
             else:
                 self.indexed += 1
+            self.changes.append(FileChange(str(sf.path), "updated" if before else "added", len(doc_ids), count))
+
+    def reanalyse(self, tx) -> None:
+        """Index again, from their stored passages, the documents that the vocabulary's changes affect.
+
+        Added or removed segmentation words: every document whose passages,
+        title or sections hold one is analysed again. Changed topics: every
+        document that holds a term of a changed topic or is tagged with one
+        is tagged again, and written only when a passage's tags change.
+        Documents this run re-read from their files are already current.
+        """
+        from .vocabulary import state_changes
+
+        words, terms, slugs = state_changes(self.lexicon_before, self.lexicon_after)
+        if not words and not terms and not slugs:
+            return
+        words = {normalize(w) for w in words}
+        terms = {normalize(t) for t in terms}
+        snap = self.store.snapshot(self.gen, tx.base)
+        reader = self.engine.open_reader(self.gen)
+        try:
+            recall_file = snap.recall()
+            def holding(needles) -> set[str]:
+                docs = reader.documents_containing(needles)
+                for n in needles:
+                    ids = recall_file.find(n, cap=1 << 30) if recall_file.available else None
+                    for pid in ids or ():
+                        parsed = PassageId.parse(pid)
+                        if parsed:
+                            docs.add(parsed.doc_id)
+                return docs
+
+            by_words = holding(words) if words else set()
+            by_topics = holding(terms) if terms else set()
+            for slug in slugs:
+                by_topics.update(reader.group_refs(reader.topic_refs(slug)))
+        finally:
+            reader.close()
+            snap.close()
+        for doc_id in sorted((by_words | by_topics) - self.gone):
+            stored = tx.base_document(doc_id)
+            if stored is None:
+                continue
+            rec, records = stored
+            tags = [self.lexicon.tag(p.section + "\n" + p.text) for p in records]
+            retag = tags != [tuple(p.topics) for p in records]
+            if doc_id not in by_words and not retag:
+                continue
+            doc = Document(id=rec.id, title=rec.title, text="", date=rec.date, source=rec.source, editor=rec.editor,
+                           path=rec.path, metadata=dict(rec.metadata), rel=rec.rel)
+            passages = [Passage(id=p.id, doc_id=rec.id, seq=p.seq, paragraph=p.paragraph, part=p.part, start=p.start,
+                                end=p.end, text=p.text, section=p.section, page=p.page) for p in records]
+            tx.delete_document(doc_id)
+            tx.add_document(doc, passages, tags)
+            if doc_id in by_words:
+                self.reanalysed += 1
+            if retag:
+                self.retagged += 1
 
     def write_pinyin(self, commit: int) -> None:
         """The pinyin map of the new commit: the previous map plus the index's words (after the commit)."""
@@ -291,3 +374,72 @@ class _Run:
         finally:
             reader.close()
         Snapshot.write_pinyin(self.gen, commit, pm)
+
+
+def _resolve_target(target: str, manifest: Manifest, owners: dict[str, str]) -> list[str]:
+    """Document ids a ``remove`` target names: an indexed file, a folder of them, or a document id."""
+    keys = []
+    for p in dict.fromkeys((Path(target).absolute(), Path(target).resolve())):
+        key = str(p)
+        if manifest.files.get(key, {}).get("docs"):
+            keys.append(key)
+        else:
+            keys.extend(k for k, r in manifest.files.items() if r.get("docs") and k.startswith(key.rstrip("/") + "/"))
+        if keys:
+            break
+    docs = [d for k in keys for d in manifest.files[k]["docs"]]
+    if not docs and target in owners:
+        docs = [target]
+    return docs
+
+
+def run_remove(store: IndexStore, engine, targets: Iterable[str], *,
+               lock_timeout: float = config.LOCK_TIMEOUT) -> RemoveSummary:
+    """Drop documents (by file, folder or document id) from the index in one commit; see ``KnowledgeBase.remove``."""
+    targets = [str(t) for t in targets]
+    if not targets:
+        raise DocumentNotFoundError("Give at least one indexed file, folder or document id to remove.",
+                                    param="targets")
+    with store.lock(timeout=lock_timeout):
+        gen = store.current()
+        base_commit = engine.latest_commit(gen)
+        manifest = store.snapshot(gen, base_commit).read_manifest()
+        owners = manifest.owner_of()
+        docs: dict[str, None] = {}
+        for t in targets:
+            found = _resolve_target(t, manifest, owners)
+            if not found:
+                raise DocumentNotFoundError(
+                    f"Nothing in the index matches {t!r}; give an indexed file, a folder of them or a document id.",
+                    param="targets", hint="docs")
+            docs.update(dict.fromkeys(found))
+        gone = set(docs)
+        dropped_files = []
+        for key in sorted({owners[d] for d in gone if d in owners}):
+            rec = manifest.files[key]
+            left = [d for d in rec["docs"] if d not in gone]
+            if left:
+                # Part of a file (JSONL lines): forget its fingerprint so the next run reads it again.
+                rec.update(docs=left, size=-1, sha1="")
+            else:
+                del manifest.files[key]
+                dropped_files.append(key)
+        manifest.updated = _now()
+        snap = store.snapshot(gen, base_commit)
+        base_records = snap.recall_records()
+        with engine.begin(gen) as tx:
+            if base_records is None:
+                base_records = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
+            records = [r for r in base_records if recall.record_doc_id(r) not in gone]
+            for d in docs:
+                tx.delete_document(d)
+
+            def before_commit(commit: int) -> None:
+                Snapshot.write(gen, commit, FORMAT_VERSION, manifest, records)
+
+            tx.commit_with(before_commit)
+            commit, base = tx.commit, tx.base
+        Snapshot.prune(gen, keep=(commit, base))
+    return RemoveSummary(documents=tuple(docs), files=tuple(dropped_files),
+                         passages=len(base_records) - len(records), total_documents=manifest.documents(),
+                         total_passages=len(records))

@@ -128,11 +128,12 @@ class Lexicon:
     ``folders`` hold files named like the package's (``glossary.tsv``,
     ``synonyms.txt``, ``topics.json``); each one found is read after the
     package's own, so its entries add to them (and a glossary entry or a
-    topic with the same key replaces the package's). Parsed tables are kept
-    until a user file changes (``refresh``).
+    topic with the same key replaces the package's). ``words.txt`` holds
+    users' segmentation words (``words()``). Parsed tables are kept until a
+    user file changes (``refresh``). The formats are in ``kb.vocabulary``.
     """
 
-    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv")
+    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt")
 
     def __init__(self, folders=()):
         self.folders = tuple(Path(f) for f in folders)
@@ -168,7 +169,7 @@ class Lexicon:
         return True
 
     def _texts(self, name: str) -> list[str]:
-        texts = [_data(name)]
+        texts = [_data(name)] if name != "words.txt" else []  # the package's words are data/policy_terms.txt
         for p in self.user_files(name):
             try:
                 texts.append(p.read_text("utf-8-sig"))
@@ -325,6 +326,20 @@ class Lexicon:
             return {k: tuple(v) for k, v in out.items()}
 
         return self._memo("synonyms", compute)
+
+    def words(self) -> tuple[tuple[str, int | None], ...]:
+        """Users' segmentation words (``words.txt``: a word per line, optionally its frequency), sorted."""
+        def compute():
+            from .vocabulary import parse_words
+
+            out: dict[str, int | None] = {}
+            for text in self._texts("words.txt"):
+                for _line, word, freq, _problem in parse_words(text):
+                    if word:
+                        out[normalize(word)] = freq
+            return tuple(sorted(out.items()))
+
+        return self._memo("words", compute)
 
     def english_vocabulary(self) -> tuple[str, ...]:
         """English words the glossary and topics know, for spelling suggestions."""

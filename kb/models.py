@@ -19,6 +19,14 @@ __all__ = [
     "TopicCount",
     "DocumentInfo",
     "OutlineEntry",
+    "DocumentGroup",
+    "Facet",
+    "FacetValue",
+    "FileChange",
+    "RemoveSummary",
+    "LexiconProblem",
+    "LexiconFile",
+    "LexiconReport",
 ]
 
 
@@ -160,6 +168,14 @@ class SearchResult:
     query, or ""; ``corrected``: True when the query as typed found nothing
     and these are the suggestion's hits; ``relaxed``: True when no passage
     has every word of the query and these are the passages with most of them.
+
+    With ``group_by="doc"``, ``groups`` holds one ``DocumentGroup`` per
+    matching document (the shown ones) and ``hits`` their best passages, in
+    the same order. ``facets`` are counts over every match, when asked for.
+    ``total_documents`` is the number of matching documents when it was
+    computed (grouping or facets), else None. ``lexicon_outdated`` is True
+    when the users' segmentation words changed since the index was built
+    (the next ``index`` run applies them).
     """
 
     hits: tuple[Hit, ...]
@@ -169,6 +185,10 @@ class SearchResult:
     suggestion: str = ""
     corrected: bool = False
     relaxed: bool = False
+    groups: tuple["DocumentGroup", ...] = ()
+    facets: tuple["Facet", ...] = ()
+    total_documents: int | None = None
+    lexicon_outdated: bool = False
 
     def __iter__(self):
         return iter(self.hits)
@@ -194,8 +214,25 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class FileChange:
+    """What an index run did to one file: ``action`` is ``added``, ``updated``, ``removed`` or ``skipped``."""
+
+    path: str
+    action: str
+    documents: int = 0
+    passages: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class IndexSummary:
-    """What one `index` run did. ``files`` counts the files it found."""
+    """What one `index` run did. ``files`` counts the files it found.
+
+    ``changes`` lists each file the run added, updated, removed or skipped
+    (unchanged files are not listed). ``reanalysed`` counts documents
+    indexed again because the users' segmentation words changed, ``retagged``
+    documents whose topic tags changed with the topic vocabulary.
+    """
 
     indexed: int
     updated: int
@@ -208,6 +245,9 @@ class IndexSummary:
     total_documents: int = 0
     total_passages: int = 0
     seconds: float = 0.0
+    changes: tuple[FileChange, ...] = ()
+    reanalysed: int = 0
+    retagged: int = 0
 
 
 @dataclass(frozen=True)
@@ -261,3 +301,85 @@ class DocumentInfo:
     metadata: dict[str, Any] = field(default_factory=dict)
     outline: tuple[OutlineEntry, ...] = ()
     text: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentGroup:
+    """One matching document of a grouped search.
+
+    ``document`` describes it (no outline or text); ``best`` is its best
+    passage; ``matches`` how many of its passages match; ``sections`` the
+    sections holding them, in document order, each with the matching
+    passage ids; ``score`` the best passage's score.
+    """
+
+    document: DocumentInfo
+    best: Hit
+    matches: int
+    sections: tuple[OutlineEntry, ...]
+    score: float
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    """One value of a facet: the matching passages and documents that have it."""
+
+    value: str
+    passages: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class Facet:
+    """Counts per value of one field over every match, most frequent first."""
+
+    field: str
+    values: tuple[FacetValue, ...]
+
+
+@dataclass(frozen=True)
+class RemoveSummary:
+    """What ``remove`` dropped: the documents, the files no longer indexed, and the passages."""
+
+    documents: tuple[str, ...]
+    files: tuple[str, ...]
+    passages: int
+    total_documents: int = 0
+    total_passages: int = 0
+
+
+@dataclass(frozen=True)
+class LexiconProblem:
+    """A line of a user's vocabulary file that kb cannot use (``line`` 0: the whole file)."""
+
+    path: str
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class LexiconFile:
+    """A user's vocabulary file that was found, and how many entries it gives."""
+
+    path: str
+    kind: str
+    entries: int
+
+
+@dataclass(frozen=True)
+class LexiconReport:
+    """The result of checking users' vocabulary: the folders searched, the files found, the problems.
+
+    ``pending_words`` are segmentation words added or removed since the
+    index was built (the next ``index`` run applies them); empty when there
+    is no index.
+    """
+
+    folders: tuple[str, ...]
+    files: tuple[LexiconFile, ...]
+    problems: tuple[LexiconProblem, ...]
+    pending_words: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

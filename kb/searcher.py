@@ -38,7 +38,7 @@ from .query.suggest import suggest
 from .store import IndexStore, Snapshot
 from .text import normalize
 
-__all__ = ["ReaderPool", "View", "run_search", "make_hit", "SearchOutcome"]
+__all__ = ["ReaderPool", "View", "run_search", "run_all", "make_hit", "SearchOutcome"]
 
 MAX_IDLE_READERS = 8  # readers kept per commit for reuse; more concurrent searches open and close their own
 
@@ -208,14 +208,7 @@ def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple
         found = frozenset(ref for ref, _score in rows)
         total, rows = reader.search(p.root, allowed=allowed, limit=window, recall=recall, exclude=found,
                                     with_verbatim=True)
-    suggestion = ""
-    if expand and (not rows or p.untranslated):
-        def finds(text: q.Text) -> bool:
-            single = plan(text, stats, expand=False, lexicon=lexicon)
-            return reader.search(single.root, allowed=None, limit=1, recall=recall, with_verbatim=True)[0] > 0
-
-        english = lexicon.english_vocabulary() if lexicon is not None and p.untranslated else ()
-        suggestion = suggest(query, node, p.untranslated, stats, finds, english)
+    suggestion = _suggestion(reader, stats, recall, query, node, p, lexicon) if expand and (not rows or p.untranslated) else ""
     relaxed = False
     if not rows and p.concepts and not (prefer_suggestion and suggestion):
         total, rows = _relax(reader, p, allowed, recall, window)
@@ -228,6 +221,74 @@ def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple
     if p.adjacent and not relaxed:
         records = _rerank(records, p.adjacent)
     return SearchOutcome(total, records[:limit], p, suggestion, relaxed)
+
+
+def _suggestion(reader, stats, recall, query: str, node, p: Plan, lexicon) -> str:
+    """A "did you mean" query from the index's own vocabulary, or ""."""
+    def finds(text: q.Text) -> bool:
+        single = plan(text, stats, expand=False, lexicon=lexicon)
+        return reader.search(single.root, allowed=None, limit=1, recall=recall, with_verbatim=True)[0] > 0
+
+    english = lexicon.english_vocabulary() if lexicon is not None and p.untranslated else ()
+    return suggest(query, node, p.untranslated, stats, finds, english)
+
+
+def run_all(view: View, query: str, node: q.Node, *, filters=(), dates: tuple[str, str] | None = None,
+            expand: bool = True, prefer_suggestion: bool = False, lexicon=None) -> SearchOutcome:
+    """Every match of a query within its filters, best first, as (ref, score) rows (not records).
+
+    The match set is what ``run_search`` pages through with an unbounded
+    limit: passages found by the word index, then those holding a query
+    word only verbatim (ranked after them); when no passage has every word of
+    an implicit all-words query, the relaxed matches. Excluded words are
+    checked verbatim and the proximity bonus reorders the top
+    ``config.RERANK_WINDOW``, as in ``run_search``, so the first rows are
+    the hits ``run_search`` shows. ``SearchOutcome.total`` is ``len(rows)``.
+    """
+    reader = view.reader
+    stats = _Stats(reader, view.pinyin)
+    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
+    recall = view.snapshot.recall()
+    allowed = reader.allowed(p.filters, dates)
+    everything = reader.passage_count() + 1
+    if p.root is None:
+        rows = [(ref, 0.0) for ref in sorted(allowed or ())]
+    elif recall.available:
+        # One scored pass: passages the words find keep their scores, the verbatim-only ones are added.
+        words = reader.refs(p.root, allowed=allowed, recall=recall)
+        _n, rows = reader.search(p.root, allowed=allowed, limit=everything, recall=recall, exclude=words,
+                                 with_verbatim=True)
+    else:
+        _n, rows = reader.search(p.root, allowed=allowed, limit=everything, recall=recall)
+    suggestion = _suggestion(reader, stats, recall, query, node, p, lexicon) if expand and (not rows or p.untranslated) else ""
+    relaxed = False
+    if not rows and p.concepts and not (prefer_suggestion and suggestion):
+        _n, rows = _relax(reader, p, allowed, recall, everything)
+        relaxed = bool(rows)
+    if p.forbidden and rows:
+        rows = _drop_forbidden(reader, recall, rows, p.forbidden)
+    if p.adjacent and not relaxed and rows:
+        top = [(reader.passage_at(ref), score, ref) for ref, score in rows[: config.RERANK_WINDOW]]
+        bonus = {ref: score + sum(config.ADJACENT_BONUS for a in p.adjacent if a in normalize(rec.text))
+                 for rec, score, ref in top}
+        head = sorted(((ref, bonus[ref]) for _rec, _s, ref in top), key=lambda r: -r[1])
+        rows = head + rows[config.RERANK_WINDOW :]
+    return SearchOutcome(len(rows), rows, p, suggestion, relaxed)
+
+
+def _drop_forbidden(reader, recall, rows, forbidden) -> list:
+    """Rows whose passage holds no excluded word verbatim."""
+    if recall.available:
+        # Id look-ups cost more than reading a passage only when the excluded word is the commoner.
+        banned: set = set()
+        for f in forbidden:
+            ids = recall.find(f, cap=len(rows))
+            if ids is None:
+                break
+            banned.update(reader.docnums_for_ids(ids))
+        else:
+            return [r for r in rows if r[0] not in banned]
+    return [r for r in rows if not any(f in normalize(reader.passage_at(r[0]).text) for f in forbidden)]
 
 
 def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int):

@@ -10,10 +10,12 @@ from dataclasses import asdict
 from typing import Any
 
 from .errors import KBError
-from .models import DocumentInfo, Expansion, Hit, IndexSummary, SearchResult, Skipped, Stats, TopicCount
+from .models import (DocumentGroup, DocumentInfo, Expansion, Facet, FileChange, Hit, IndexSummary, LexiconReport,
+                     RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 __all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "document",
-           "documents", "error", "dumps"]
+           "documents", "group", "facet", "facets", "remove_summary", "lexicon_report", "file_change", "error",
+           "dumps"]
 
 
 def dumps(value: Any) -> str:
@@ -44,8 +46,13 @@ def expansion(e: Expansion) -> dict[str, str]:
 
 
 def search_result(r: SearchResult, *, query: str | None = None, relative_paths: bool = False) -> dict[str, Any]:
-    """A search: ``query`` is the query as typed (``r.query`` is the suggestion's when ``corrected``)."""
-    return {
+    """A search: ``query`` is the query as typed (``r.query`` is the suggestion's when ``corrected``).
+
+    ``groups`` (one per document, when grouped), ``facets`` (when asked for)
+    and ``total_documents`` (when computed) are present only then;
+    ``lexicon_outdated`` only when true.
+    """
+    out = {
         "query": query if query is not None else r.query,
         "total": r.total,
         "hits": [hit(h, relative_paths=relative_paths) for h in r],
@@ -54,6 +61,32 @@ def search_result(r: SearchResult, *, query: str | None = None, relative_paths: 
         "corrected": r.corrected,
         "relaxed": r.relaxed,
     }
+    if r.total_documents is not None:
+        out["total_documents"] = r.total_documents
+    if r.groups:
+        out["groups"] = [group(g, relative_paths=relative_paths) for g in r.groups]
+    if r.facets:
+        out["facets"] = facets(r.facets)
+    if r.lexicon_outdated:
+        out["lexicon_outdated"] = True
+    return out
+
+
+def group(g: DocumentGroup, *, relative_paths: bool = False) -> dict[str, Any]:
+    """A matching document: its fields, ``matches``, ``score``, ``sections`` [{section, passages}], ``best`` (a hit)."""
+    out = document(g.document)
+    out.update(matches=g.matches, score=g.score,
+               sections=[{"section": e.section, "passages": list(e.passages)} for e in g.sections], best=hit(g.best, relative_paths=relative_paths))
+    return out
+
+
+def facet(f: Facet) -> list[dict[str, Any]]:
+    return [{"value": v.value, "passages": v.passages, "documents": v.documents} for v in f.values]
+
+
+def facets(fs) -> dict[str, Any]:
+    """Facets as {field: [{value, passages, documents}, …]}, in the order they were asked for."""
+    return {f.field: facet(f) for f in fs}
 
 
 def skipped(s: Skipped) -> dict[str, Any]:
@@ -63,10 +96,29 @@ def skipped(s: Skipped) -> dict[str, Any]:
     return d
 
 
+def file_change(c: FileChange) -> dict[str, Any]:
+    d: dict[str, Any] = {"path": c.path, "action": c.action, "documents": c.documents, "passages": c.passages}
+    if c.reason:
+        d["reason"] = c.reason
+    return d
+
+
 def index_summary(s: IndexSummary) -> dict[str, Any]:
     d = asdict(s)
     d["skipped"] = [skipped(x) for x in s.skipped]
+    d["changes"] = [file_change(c) for c in s.changes]
     return d
+
+
+def remove_summary(s: RemoveSummary) -> dict[str, Any]:
+    d = asdict(s)
+    d["documents"], d["files"] = list(s.documents), list(s.files)
+    return d
+
+
+def lexicon_report(r: LexiconReport) -> dict[str, Any]:
+    return {"ok": r.ok, "folders": list(r.folders), "files": [asdict(f) for f in r.files],
+            "problems": [asdict(p) for p in r.problems], "pending_words": list(r.pending_words)}
 
 
 def stats(s: Stats) -> dict[str, Any]:

@@ -124,6 +124,31 @@ class EngineReader(ABC):
     @abstractmethod
     def topic_count(self, slug: str) -> int: ...
 
+    # -- whole match sets (grouping, facets, export) -------------------------------------------------
+    @abstractmethod
+    def metadata_keys(self) -> tuple[str, ...]:
+        """Every metadata field some document has, sorted."""
+
+    @abstractmethod
+    def group_refs(self, refs: Iterable) -> dict[str, list]:
+        """Refs by document id, in the order given (documents in the order of their first ref)."""
+
+    @abstractmethod
+    def doc_of(self, ref) -> str:
+        """The id of the document a passage ref belongs to."""
+
+    @abstractmethod
+    def topic_refs(self, slug: str) -> frozenset:
+        """Every passage tagged with a topic."""
+
+    @abstractmethod
+    def documents_containing(self, needles: Iterable[str]) -> set[str]:
+        """Ids of documents whose title or a section path contains any normalised needle."""
+
+    @abstractmethod
+    def docnums_for_ids(self, ids: Sequence[str]) -> frozenset:
+        """Refs of passages by id (unknown ids are left out)."""
+
     # -- searching ---------------------------------------------------------------------------------
     @abstractmethod
     def allowed(self, filters: Sequence, dates: tuple[str, str] | None):
@@ -176,6 +201,14 @@ class WriteTransaction(ABC):
     @abstractmethod
     def base_documents(self) -> Iterator[DocumentRecord]:
         """Every document record in the base commit (to repair a lost manifest)."""
+
+    @abstractmethod
+    def base_document(self, doc_id: str) -> tuple[DocumentRecord, list[PassageRecord]] | None:
+        """A document's record and its passages' records in the base commit (None when it is not there).
+
+        kb re-analyses a document from these (new segmentation words, new
+        topic tags) without reading its file again.
+        """
 
     def __enter__(self) -> "WriteTransaction":
         return self

@@ -2,7 +2,10 @@
 
 Syntax: words (implicitly AND-ed), ``"exact phrase"``, ``AND`` / ``OR`` /
 ``NOT`` (upper case), ``-word``, parentheses, and field filters
-``section:…``, ``doc:…`` (alias ``title:``) and ``topic:…``. Errors raise
+``section:…``, ``doc:…`` (alias ``title:``), ``topic:…`` and metadata
+filters ``meta.FIELD:VALUE`` (``meta.province:云南``; the value may start
+with an operator: ``meta.year:>=2020``, ``meta.province:~云``; see
+``kb.query.meta``). Errors raise
 ``QueryError`` with a sentence saying how to fix the query. Repeated terms
 are kept once: ``户籍 户籍`` is ``户籍``.
 """
@@ -94,9 +97,10 @@ def _lex(s: str) -> list[tuple[str, str]]:
             out.append((word, word))
             continue
         name, sep, rest = word.partition(":")
-        if sep and name and name.isascii() and name.isalpha():
-            if name.lower() not in FIELDS:
-                known = ", ".join(f"{f}:" for f in ("section", "doc", "topic"))
+        meta = sep and name[:5].lower() == "meta." and len(name) > 5
+        if sep and name and (meta or (name.isascii() and name.isalpha())):
+            if not meta and name.lower() not in FIELDS:
+                known = ", ".join(f"{f}:" for f in ("section", "doc", "topic", "meta.FIELD"))
                 raise QueryError(f"Unknown field {name!r} in the query; use one of {known} (or quote the text).")
             if not rest:
                 if i < n and s[i] == '"':
@@ -107,7 +111,8 @@ def _lex(s: str) -> list[tuple[str, str]]:
                     i = j + 1
                 if not rest.strip():
                     raise QueryError(f"The field {name}: needs a value, as in {name}:户籍.")
-            out.append(("FIELD", f"{FIELDS[name.lower()]}:{rest}"))
+            field_name = "meta." + name[5:] if meta else FIELDS[name.lower()]
+            out.append(("FIELD", f"{field_name}:{rest}"))
             continue
         out.append(("WORD", word))
     return out

@@ -89,10 +89,16 @@ class Concept:
 
 @dataclass(frozen=True)
 class Match:
-    """A field restriction used inside the tree (``section:``, ``doc:``, ``topic:``): matches, scores nothing."""
+    """A field restriction (``section:``, ``doc:``, ``topic:``, ``meta.KEY:``): matches, scores nothing.
+
+    For ``field == "meta"``, ``key`` names the document field and ``op`` the
+    comparison (``kb.query.meta``).
+    """
 
     field: str
     value: str
+    key: str = ""
+    op: str = ""
 
 
 @dataclass(frozen=True)
@@ -497,6 +503,15 @@ def _all_of(required: list, optional: list, *, explicit: bool = False):
 
 def _match(n: q.Filter, lexicon) -> Match:
     value = n.value.strip()
+    if n.field.startswith("meta."):
+        from .meta import split_operator
+
+        op, operand = split_operator(value)
+        key = n.field[5:].strip()
+        if not key or not operand:
+            raise QueryError(f"The metadata filter {n.field}:{n.value} needs a field and a value, as in "
+                             "meta.province:云南.", param="where")
+        return Match("meta", operand, key, op)
     if n.field == "topic":
         if lexicon.topic_by_slug(value) is None:
             raise QueryError(f"Unknown topic {value!r}; use one of the topic slugs of the taxonomy.", hint="topics")

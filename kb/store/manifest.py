@@ -51,6 +51,8 @@ class Manifest:
     created: str = ""
     updated: str = ""
     commit: int = -1
+    # What the index was built with: users' segmentation words and topic fingerprints (kb.vocabulary).
+    lexicon: dict[str, Any] | None = None
 
     def owner_of(self) -> dict[str, str]:
         """Document id → key of the file it came from."""
@@ -68,13 +70,17 @@ class Manifest:
         return sorted(k for k, r in self.files.items() if r.get("docs"))
 
     def to_json(self, fmt: int) -> dict[str, Any]:
-        return {"format": fmt, "created": self.created, "updated": self.updated, "commit": self.commit,
-                "files": self.files}
+        out = {"format": fmt, "created": self.created, "updated": self.updated, "commit": self.commit,
+               "files": self.files}
+        if self.lexicon is not None:
+            out["lexicon"] = self.lexicon
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Manifest":
         return cls(files=dict(data.get("files", {})), created=data.get("created", ""),
-                   updated=data.get("updated", ""), commit=int(data.get("commit", data.get("generation", -1))))
+                   updated=data.get("updated", ""), commit=int(data.get("commit", data.get("generation", -1))),
+                   lexicon=data.get("lexicon") if isinstance(data.get("lexicon"), dict) else None)
 
 
 def skipped_entries(rec: Mapping[str, Any]) -> list[Skipped]:

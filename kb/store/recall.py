@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -82,11 +83,18 @@ def record_doc_id(rec: bytes) -> str:
 class RecallFile:
     """A read-only, memory-mapped recall file."""
 
+    # Results of ``find`` kept per file (a file never changes): a search that is refined, grouped,
+    # faceted and exported scans for the same strings several times. Bounded by the ids held.
+    CACHE_IDS = 200_000
+
     def __init__(self, path: Path):
         self.path = path
         self.commit = -1
         self._map = None
         self._file = None
+        self._found: dict[tuple[str, int], list[str] | None] = {}
+        self._held = 0
+        self._cache_lock = threading.Lock()
         try:
             self._file = open(self.path, "rb")
             size = os.fstat(self._file.fileno()).st_size
@@ -114,6 +122,26 @@ class RecallFile:
     def find(self, needle: str, cap: int = 50_000) -> list[str] | None:
         """Ids of passages whose normalised text contains ``needle`` (None past ``cap`` matches)."""
         if self._map is None or not needle:
+            return []
+        key = (needle, cap)
+        with self._cache_lock:
+            if key in self._found:
+                found = self._found.pop(key)
+                self._found[key] = found  # most recently used last
+                return list(found) if found is not None else None
+        found = self._scan(needle, cap)
+        size = len(found) if found is not None else 1
+        with self._cache_lock:
+            if key not in self._found and size <= self.CACHE_IDS:
+                while self._found and self._held + size > self.CACHE_IDS:
+                    old = self._found.pop(next(iter(self._found)))
+                    self._held -= len(old) if old is not None else 1
+                self._found[key] = found
+                self._held += size
+        return list(found) if found is not None else None
+
+    def _scan(self, needle: str, cap: int) -> list[str] | None:
+        if self._map is None:
             return []
         m = self._map
         n = needle.encode(_ENC, "surrogatepass")

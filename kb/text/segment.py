@@ -18,7 +18,7 @@ from typing import Iterator
 
 from . import CJK_CLASS, has_cjk, is_cjk, normalize
 
-__all__ = ["word_tokens", "query_words", "is_wordlike"]
+__all__ = ["word_tokens", "query_words", "is_wordlike", "set_user_words"]
 
 _seg_lock = threading.Lock()
 
@@ -45,18 +45,51 @@ def _policy_terms() -> Iterator[tuple[str, int | None]]:
         yield normalize(parts[0]), freq
 
 
+_seg = None  # the rjieba segmenter in use: the module's own, or a fresh one after users' words were removed
+_user_words: tuple[tuple[str, int | None], ...] = ()  # users' segmentation words (kb.lexicon), normalised
+
+
 def _segmenter():
-    global _seg_ready
+    global _seg_ready, _seg
     import rjieba
 
     if not _seg_ready:
         terms = list(_policy_terms())  # normalises: takes the converter's lock, not ours
         with _seg_lock:
             if not _seg_ready:
-                for word, freq in terms:
-                    rjieba.add_word(word, freq, None)
+                seg = _seg or rjieba
+                for word, freq in (*terms, *_user_words):
+                    seg.add_word(word, freq, None)
+                _seg = seg
                 _seg_ready = True
-    return rjieba
+    return _seg
+
+
+def set_user_words(words) -> bool:
+    """Make the segmenter use these users' words, ``(word, frequency or None)`` pairs; True when they changed.
+
+    The segmenter is process-global: the words apply to every knowledge base
+    of the process (the last set wins). Adding words updates the loaded
+    dictionary; removing one starts a fresh dictionary (about 0.1 s). Free
+    when the segmenter is not loaded yet: it loads them with its dictionary.
+    """
+    global _user_words, _seg, _seg_ready
+    new = tuple(sorted({normalize(str(w)).strip(): f for w, f in words if str(w).strip()}.items()))
+    if new == _user_words:
+        return False
+    with _seg_lock:
+        removed = set(_user_words) - set(new)
+        if _seg_ready:
+            if removed:  # rjieba cannot forget a word: load a fresh dictionary on next use
+                import rjieba
+
+                _seg, _seg_ready = rjieba.Jieba(), False
+            else:
+                for word, freq in set(new) - set(_user_words):
+                    _seg.add_word(word, freq, None)
+        _user_words = new
+    _subwords.cache_clear()
+    return True
 
 
 _NUM_UNIT = frozenset("年月日")

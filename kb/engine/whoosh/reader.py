@@ -9,6 +9,8 @@ from typing import Iterator, Sequence
 from whoosh import collectors
 from whoosh import query as wq
 
+from ...errors import QueryError
+from ...query.meta import CORE_FIELDS, Condition, field_values
 from ...query.plan import AllOf, Match
 from ...text import normalize
 from ..base import DocumentRecord, EngineReader, PassageRecord, Recall, Row
@@ -102,9 +104,47 @@ class WhooshReader(EngineReader):
         return self._cache.get(("doc", doc_id), compute)
 
     def documents(self) -> Iterator[DocumentRecord]:
-        with self._mapped():
-            records = [document_record(f) for f in self._s.reader().all_stored_fields() if "docrec" in f]
-        return iter(records)
+        return iter(list(self._doc_table().values()))
+
+    def _doc_table(self) -> dict[str, DocumentRecord]:
+        """Document id → record, read once per commit (only the document records, not the passages)."""
+
+        def compute():
+            s = self._s
+            out = {}
+            with self._mapped():
+                for n in s.docs_for_query(wq.Every("docrec")):
+                    f = s.stored_fields(n)
+                    if f.get("docrec"):
+                        out[f["docrec"]] = document_record(f)
+            return out
+
+        return self._cache.get(("doctable",), compute)
+
+    def metadata_keys(self) -> tuple[str, ...]:
+        """Every metadata field some document has, sorted."""
+
+        def compute():
+            keys = set()
+            for rec in self._doc_table().values():
+                keys.update(rec.metadata)
+            return tuple(sorted(keys))
+
+        return self._cache.get(("metakeys",), compute)
+
+    def _doc_haystacks(self) -> list[tuple[str, str]]:
+        """(document id, normalised id + title + text metadata values) for ``doc:`` matching."""
+
+        def compute():
+            out = []
+            for rec in self._doc_table().values():
+                parts = [rec.id, rec.title]
+                for k in rec.metadata:
+                    parts.extend(v for v in field_values(k, metadata=rec.metadata) if isinstance(v, str))
+                out.append((rec.id, normalize("\x1f".join(parts))))
+            return out
+
+        return self._cache.get(("dochay",), compute)
 
     def passage_count(self) -> int:
         def compute():
@@ -131,6 +171,56 @@ class WhooshReader(EngineReader):
 
     def documents_matching(self, allowed) -> set[str]:
         return {d for d, refs in self._doc_refs().items() if any(r in allowed for r in refs)}
+
+    def _ref_docs(self) -> dict[int, str]:
+        """Passage number → its document id (the inverse of ``_doc_refs``, once per commit)."""
+
+        def compute():
+            return {r: d for d, refs in self._doc_refs().items() for r in refs}
+
+        return self._cache.get(("refdocs",), compute)
+
+    def doc_of(self, ref) -> str:
+        return self._ref_docs().get(ref, "")
+
+    def group_refs(self, refs) -> dict[str, list]:
+        """Refs by document id, in the order given (documents in the order of their first ref)."""
+        docs = self._ref_docs()
+        out: dict[str, list] = {}
+        for r in refs:
+            out.setdefault(docs.get(r, ""), []).append(r)
+        out.pop("", None)
+        return out
+
+    def topic_refs(self, slug: str) -> frozenset:
+        def compute():
+            with self._mapped():
+                return frozenset(self._s.docs_for_query(wq.Term("topics", slug)))
+
+        return self._cache.get(("topicrefs", slug), compute)
+
+    def documents_containing(self, needles) -> set[str]:
+        needles = [n for n in needles if n]
+        if not needles:
+            return set()
+        out = {rec.id for rec in self._doc_table().values()
+               if any(n in normalize(rec.title) for n in needles)}
+        reader = self._s.reader()
+        refs: set[int] = set()
+        with self._mapped():
+            for t in self._terms("section_key"):
+                if any(n in t for n in needles):
+                    refs.update(reader.postings("section_key", t).all_ids())
+        docs = self._ref_docs()
+        out.update(docs[r] for r in refs if r in docs)
+        return out
+
+    def _passages_of(self, doc_ids) -> frozenset[int]:
+        refs = self._doc_refs()
+        out: set[int] = set()
+        for d in doc_ids:
+            out.update(refs.get(d, ()))
+        return frozenset(out)
 
     def topic_count(self, slug: str) -> int:
         with self._mapped():
@@ -170,11 +260,26 @@ class WhooshReader(EngineReader):
 
     def match_docs(self, m: Match) -> frozenset[int]:
         """The passages a field restriction allows."""
-        return self._cache.get(("match", m.field, normalize(m.value).strip()), lambda: self._match_docs(m))
+        key = ("match", m.field, normalize(m.value).strip(), m.key, m.op, m.value if m.field == "doc" else "")
+        return self._cache.get(key, lambda: self._match_docs(m))
 
     def _match_docs(self, m: Match) -> frozenset[int]:
         s = self._s
         needle = normalize(m.value).strip()
+        if m.field == "doc":
+            # The id itself, or a part of the id, the title or a text metadata value.
+            doc_ids = {d for d, hay in self._doc_haystacks() if needle and needle in hay}
+            doc_ids.add(m.value.strip())
+            return self._passages_of(doc_ids)
+        if m.field == "meta":
+            if m.key not in CORE_FIELDS and m.key not in self.metadata_keys():
+                known = ", ".join((*self.metadata_keys(), *CORE_FIELDS))
+                raise QueryError(f"No document has the field {m.key!r}; the fields are: {known}.", param="where")
+            cond = Condition(m.key, m.op or "=", m.value)
+            doc_ids = {d for d, rec in self._doc_table().items()
+                       if cond.holds(field_values(m.key, metadata=rec.metadata, id=rec.id, title=rec.title,
+                                                  date=rec.date, source=rec.source, path=rec.rel))}
+            return self._passages_of(doc_ids)
         with self._mapped():
             if m.field == "section":
                 reader = s.reader()
@@ -182,13 +287,6 @@ class WhooshReader(EngineReader):
                 for t in (t for t in self._terms("section_key") if needle and needle in t):
                     docs.update(reader.postings("section_key", t).all_ids())
                 return frozenset(docs)
-            if m.field == "doc":
-                doc_ids = {m.value.strip()}
-                titles = [wq.Term("title_key", t) for t in self._terms("title_key") if needle and needle in t]
-                if titles:
-                    for n in s.docs_for_query(wq.Or(titles)):
-                        doc_ids.add(s.stored_fields(n).get("docrec", ""))
-                return frozenset(s.docs_for_query(wq.Or([wq.Term("doc_id", d) for d in sorted(doc_ids) if d])))
             if m.field == "topic":
                 return frozenset(s.docs_for_query(wq.Term("topics", m.value.strip().lower())))
         raise AssertionError(m.field)  # pragma: no cover

@@ -7,7 +7,7 @@ from typing import Callable, Iterator, Sequence
 
 from ... import config
 from ...models import Document, Passage
-from ..base import DocumentRecord, WriteTransaction
+from ..base import DocumentRecord, PassageRecord, WriteTransaction
 from .codec import document_fields, document_record, passage_fields, passage_record
 from .errors import engine_errors
 
@@ -37,6 +37,7 @@ class WhooshTransaction(WriteTransaction):
                 self._w = self._ix.writer(limitmb=config.WRITER_MEMORY_MB)
             self.commit = self._w.generation
         self._open = True
+        self._base_searcher = None
 
     def delete_document(self, doc_id: str) -> None:
         if self._empty:
@@ -52,7 +53,13 @@ class WhooshTransaction(WriteTransaction):
             for fields in records:
                 self._w.add_document(**fields)
 
+    def _close_base(self) -> None:
+        if self._base_searcher is not None:
+            searcher, self._base_searcher = self._base_searcher, None
+            searcher.close()
+
     def commit_with(self, before: Callable[[int], None]) -> None:
+        self._close_base()
         before(self.commit)
         with engine_errors(self.path):
             self._w.commit(optimize=False)
@@ -60,6 +67,7 @@ class WhooshTransaction(WriteTransaction):
             self._ix.close()
 
     def cancel(self) -> None:
+        self._close_base()
         if self._open:
             self._open = False
             try:
@@ -76,3 +84,19 @@ class WhooshTransaction(WriteTransaction):
         with engine_errors(self.path), self._ix.reader() as r:
             records = [document_record(f) for f in r.all_stored_fields() if "docrec" in f]
         return iter(records)
+
+    def base_document(self, doc_id: str) -> tuple[DocumentRecord, list[PassageRecord]] | None:
+        with engine_errors(self.path):
+            if self._base_searcher is None:
+                self._base_searcher = self._ix.searcher()  # one for the transaction: opening one reads every segment
+            s = self._base_searcher
+            stored = s.document(docrec=doc_id)
+            if stored is None:
+                return None
+            rec = document_record(stored)
+            passages = []
+            for pid in rec.passages:
+                f = s.document(id=pid)
+                if f is not None:
+                    passages.append(passage_record(f))
+        return rec, passages
