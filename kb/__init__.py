@@ -25,6 +25,7 @@ _EXPORTS = {
     "DocumentGroup": "kb.models",
     "Facet": "kb.models",
     "FacetValue": "kb.models",
+    "FieldInfo": "kb.models",
     "FileChange": "kb.models",
     "RemoveSummary": "kb.models",
     "LexiconReport": "kb.models",
@@ -57,8 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import KnowledgeBase, SearchStream
     from .errors import (DocumentNotFoundError, IndexBusyError, IndexCorruptError, IndexNotFoundError,
                          IndexVersionError, KBError, PassageNotFoundError, QueryError, SourceNotFoundError)
-    from .models import (Document, DocumentGroup, DocumentInfo, Expansion, Facet, FacetValue, FileChange, Hit,
-                         IndexSummary, LexiconFile, LexiconProblem, LexiconReport, OutlineEntry, Passage, PassageId,
+    from .models import (Document, DocumentGroup, DocumentInfo, Expansion, Facet, FacetValue, FieldInfo, FileChange,
+                         Hit, IndexSummary, LexiconFile, LexiconProblem, LexiconReport, OutlineEntry, Passage, PassageId,
                          RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 

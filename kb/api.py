@@ -20,8 +20,8 @@ from typing import Any, Iterable, Iterator, Mapping, Union
 from . import config
 from .errors import (DocumentNotFoundError, IndexCorruptError, IndexNotFoundError, KBError, PassageNotFoundError,
                      QueryError)
-from .models import (DocumentGroup, DocumentInfo, Hit, IndexSummary, LexiconReport, OutlineEntry, RemoveSummary,
-                     SearchResult, Stats, TopicCount)
+from .models import (DocumentGroup, DocumentInfo, FieldInfo, Hit, IndexSummary, LexiconReport, OutlineEntry,
+                     RemoveSummary, SearchResult, Stats, TopicCount)
 from .store import FORMAT_VERSION, IndexStore
 
 __all__ = ["KnowledgeBase", "SearchStream", "default_index_path"]
@@ -433,6 +433,15 @@ class KnowledgeBase:
                 parts.append(p.text)
         return _info(rec, tuple(OutlineEntry(sec, tuple(ids)) for sec, ids in outline), "\n\n".join(parts))
 
+    def fields(self) -> tuple[FieldInfo, ...]:
+        """The fields ``where`` and ``facets`` take: every metadata field of the index, then kb's own.
+
+        Each with the number of documents that have it, its number of
+        distinct values and its most frequent values, so a front end can
+        tell a category (province, kind) from an identifier (url).
+        """
+        return self._reading(lambda view: _fields(view.reader.documents(), view.reader.metadata_keys()))
+
     def topics(self) -> tuple[TopicCount, ...]:
         """Every topic of the taxonomy with the number of passages tagged with it."""
         self.lexicon.refresh()
@@ -464,6 +473,25 @@ def _info(rec, outline=(), text: str = "") -> DocumentInfo:
     return DocumentInfo(id=rec.id, title=rec.title, date=rec.date, source=rec.source,
                         path=rec.rel or Path(rec.path).name, passages=len(rec.passages),
                         metadata=rec.metadata or {}, outline=outline, text=text)
+
+
+def _fields(records, metadata_keys) -> tuple[FieldInfo, ...]:
+    from collections import Counter
+
+    from .query.meta import CORE_FIELDS, field_values, value_text
+
+    names = [*metadata_keys, *(f for f in CORE_FIELDS if f not in metadata_keys)]
+    counts: dict[str, Counter] = {n: Counter() for n in names}
+    having: dict[str, int] = dict.fromkeys(names, 0)
+    for rec in records:
+        for n in names:
+            values = field_values(n, metadata=rec.metadata or {}, id=rec.id, title=rec.title, date=rec.date,
+                                  source=rec.source, path=rec.rel)
+            if values:
+                having[n] += 1
+                counts[n].update({value_text(v) for v in values})
+    return tuple(FieldInfo(n, having[n], len(counts[n]), tuple(v for v, _ in counts[n].most_common(5)),
+                           metadata=n in metadata_keys) for n in names)
 
 
 def _where_conditions(where: Where) -> list:

@@ -22,6 +22,7 @@ __all__ = [
     "DocumentGroup",
     "Facet",
     "FacetValue",
+    "FieldInfo",
     "FileChange",
     "RemoveSummary",
     "LexiconProblem",
@@ -335,6 +336,23 @@ class Facet:
 
     field: str
     values: tuple[FacetValue, ...]
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """A document field that ``where`` filters and ``facets`` count, as the index holds it.
+
+    ``documents``: how many documents have a value for it; ``values``: how
+    many distinct values (as text) it takes; ``examples``: its most frequent
+    values, at most five; ``metadata``: False for kb's own fields (``id``,
+    ``title``, ``date``, ``source``, ``path``, ``year``).
+    """
+
+    name: str
+    documents: int
+    values: int
+    examples: tuple[str, ...] = ()
+    metadata: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from dataclasses import asdict
 from typing import Any
 
 from .errors import KBError
-from .models import (DocumentGroup, DocumentInfo, Expansion, Facet, FileChange, Hit, IndexSummary, LexiconReport,
-                     RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
+from .models import (DocumentGroup, DocumentInfo, Expansion, Facet, FieldInfo, FileChange, Hit, IndexSummary,
+                     LexiconReport, RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 __all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "document",
-           "documents", "group", "facet", "facets", "remove_summary", "lexicon_report", "file_change", "error",
+           "documents", "group", "facet", "facets", "fields", "remove_summary", "lexicon_report", "file_change", "error",
            "dumps"]
 
 
@@ -87,6 +87,11 @@ def facet(f: Facet) -> list[dict[str, Any]]:
 def facets(fs) -> dict[str, Any]:
     """Facets as {field: [{value, passages, documents}, …]}, in the order they were asked for."""
     return {f.field: facet(f) for f in fs}
+
+
+def fields(fs: tuple[FieldInfo, ...]) -> dict[str, Any]:
+    """Fields as {"fields": [{name, documents, values, examples, metadata}, …]}."""
+    return {"fields": [{**asdict(f), "examples": list(f.examples)} for f in fs]}
 
 
 def skipped(s: Skipped) -> dict[str, Any]:
