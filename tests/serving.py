@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from conftest import kb_cmd, kb_env
+from conftest import ROOT, kb_cmd, kb_env, run_kb
 
 URL_LINE = re.compile(r"at (http://[^/\s]+)/([^\s;]*)")
 
@@ -22,6 +22,7 @@ class Served:
 
     def __init__(self, index: Path, *args: str, log: Path, command: str = "serve", env: dict | None = None):
         self.log = log
+        self.index = index
         self._log_file = open(log, "wb")
         self.proc = subprocess.Popen(kb_cmd(index, command, "--port", "0", *args), env=kb_env(**(env or {})),
                                      stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT)
@@ -83,6 +84,21 @@ class Served:
         status, headers, data = self.request("GET", url, **kwargs)
         assert headers.get("content-type", "").startswith("application/json"), (status, headers, data[:200])
         return status, json.loads(data.decode("utf-8"))
+
+
+PROVINCES = ROOT / "tests" / "data" / "provinces"  # six reports whose province is known only from metadata
+
+
+def provinces_index(root: Path) -> Path:
+    """The shipped provincial reports copied under ``root`` and indexed there; returns the index."""
+    import shutil
+
+    src = root / "provinces"
+    shutil.copytree(PROVINCES, src)
+    index = root / "index"
+    r = run_kb(index, "index", src)
+    assert r.returncode == 0, r.stderr
+    return index
 
 
 def passage_path(pid: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import socket
@@ -9,14 +11,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 pytest.importorskip("starlette", reason="the serve extra is not installed: pip install -e '.[test]'")
 pytest.importorskip("uvicorn", reason="the serve extra is not installed: pip install -e '.[test]'")
 
-from conftest import SEED, SEED_ID, kb_env, run_kb, write_tree
-from serving import Served, document_path, open_fds, passage_path, rss_kib
+from conftest import SEED, SEED_ID, kb_env, policy_paragraph, run_kb, write_tree
+from serving import Served, document_path, open_fds, passage_path, provinces_index, rss_kib
 
 P6 = f"{SEED_ID}#6"
 P10 = f"{SEED_ID}#10"
@@ -38,6 +41,16 @@ def seed_index(tmp_path_factory) -> Path:
 def served(seed_index, tmp_path_factory):
     s = Served(seed_index, log=tmp_path_factory.mktemp("serve-log") / "serve.log")
     yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def provinces(tmp_path_factory):
+    """A server over the shipped provincial reports (metadata: province, region); yields (server, index)."""
+    root = tmp_path_factory.mktemp("serve-provinces")
+    index = provinces_index(root)
+    s = Served(index, log=root / "serve.log")
+    yield s, index
     s.stop()
 
 
@@ -108,6 +121,250 @@ def test_every_search_option(served, seed_index):
         assert body["corrected"] is False and body["suggestion"] == "户籍"
 
 
+# --- the research workflow: where, group_by, sort, facets, export ------------------------------------
+def library_json(index: Path, query: str, **options) -> dict:
+    """What the library answers, as the server writes it (relative paths)."""
+    from kb import KnowledgeBase, serialize
+
+    with KnowledgeBase(index) as kb:
+        return serialize.search_result(kb.search(query, correct=True, **options), query=query, relative_paths=True)
+
+
+WORKFLOW_SEARCHES = [
+    ({"where": "province=云南"}, {"where": ["province=云南"]}),
+    ({"where": ["region=西南", "date>=2026"]}, {"where": ["region=西南", "date>=2026"]}),
+    ({"where": "region~西"}, {"where": ["region~西"]}),
+    ({"group_by": "doc"}, {"group_by": "doc"}),
+    ({"sort": "date"}, {"sort": "date"}),
+    ({"group_by": "doc", "sort": "date", "facets": "province,year,topic"},
+     {"group_by": "doc", "sort": "date", "facets": "province,year,topic"}),
+    ({"facets": "region"}, {"facets": "region"}),
+    ({"doc": "云南", "facets": "province"}, {"doc": "云南", "facets": "province"}),
+]
+
+
+@pytest.mark.parametrize("api,lib", WORKFLOW_SEARCHES, ids=[str(a) for a, _ in WORKFLOW_SEARCHES])
+def test_workflow_options_answer_as_the_library(provinces, api, lib):
+    served, index = provinces
+    status, body = served.get("/search?" + urlencode({"q": "宅基地", "limit": 100, **api}, doseq=True))
+    assert status == 200, body
+    assert body.pop("offset") == 0 and body.pop("limit") == 100
+    assert body == library_json(index, "宅基地", limit=100, **lib)
+    assert body["total"] > 0
+
+
+def test_grouped_search_is_the_cli_json_and_pages_by_document(provinces):
+    served, index = provinces
+    _, body = served.get("/search", {"q": "宅基地", "group_by": "doc", "facets": "province"})
+    cli = cli_json(index, "search", "宅基地", "--group-by", "doc", "--facets", "province")
+    assert [g["id"] for g in body["groups"]] == [g["id"] for g in cli["groups"]]
+    assert body["facets"] == cli["facets"] and body["total_documents"] == cli["total_documents"] == 5
+    assert [h["id"] for h in body["hits"]] == [g["best"]["id"] for g in body["groups"]]
+    group = body["groups"][2]
+    assert group["matches"] == len([p for s in group["sections"] for p in s["passages"]]) >= 2
+    assert group["best"]["path"] == group["path"] == f"{group['id']}.txt"  # relative, never absolute
+    everything = [g["id"] for g in body["groups"]]
+    _, page2 = served.get("/search", {"q": "宅基地", "group_by": "doc", "limit": 2, "page": 2})
+    assert [g["id"] for g in page2["groups"]] == everything[2:4]
+    assert [h["id"] for h in page2["hits"]] == [g["best"]["id"] for g in page2["groups"]]
+    assert page2["offset"] == 2 and page2["total_documents"] == 5
+
+
+def test_sort_by_date_puts_the_newest_document_first(provinces):
+    served, _ = provinces
+    _, body = served.get("/search", {"q": "宅基地", "sort": "date", "limit": 100})
+    dates = [h["date"] for h in body["hits"]]
+    assert dates == sorted(dates, reverse=True) and dates[0] == "2026-01-27"
+    _, relevance = served.get("/search", {"q": "宅基地", "limit": 100})
+    assert [h["date"] for h in relevance["hits"]] != dates  # the order really changed
+
+
+def test_documents_and_fields(provinces):
+    from kb import KnowledgeBase, serialize
+
+    served, index = provinces
+    _, body = served.get("/documents?where=province%3D%E4%BA%91%E5%8D%97")  # province=云南
+    assert [d["id"] for d in body["documents"]] == ["yunnan-2025", "yunnan-2026"] and body["total"] == 2
+    _, body = served.get("/documents?" + urlencode({"where": ["region=西南", "year<2026"]}, doseq=True))
+    assert [d["id"] for d in body["documents"]] == ["yunnan-2025"]
+    assert served.get("/documents", {"where": ""})[1]["total"] == 6  # a cleared form field is no condition
+    _, fields = served.get("/fields")
+    with KnowledgeBase(index) as kb:
+        assert fields == serialize.fields(kb.fields())
+    by_name = {f["name"]: f for f in fields["fields"]}
+    assert [f["name"] for f in fields["fields"]][:2] == ["province", "region"]  # metadata first
+    assert by_name["province"] == {"name": "province", "documents": 6, "values": 5,
+                                   "examples": by_name["province"]["examples"], "metadata": True}
+    assert by_name["province"]["examples"][0] == "云南"  # the most frequent value first (two reports)
+    assert by_name["region"]["values"] == 3 and by_name["id"]["values"] == 6 and not by_name["id"]["metadata"]
+    assert by_name["year"]["examples"] == ["2026", "2025"]
+
+
+def export(served, params: dict) -> tuple[int, dict, bytes]:
+    return served.request("GET", "/search?" + urlencode(params, doseq=True))
+
+
+def test_export_csv_is_the_cli_export(provinces, tmp_path):
+    served, index = provinces
+    status, headers, data = export(served, {"q": "宅基地", "group_by": "doc", "where": "region=西南", "format": "csv"})
+    assert status == 200 and headers["content-type"] == "text/csv; charset=utf-8"
+    assert headers["content-disposition"].startswith("attachment;") and "filename*=UTF-8''kb-" in headers[
+        "content-disposition"]
+    r = run_kb(index, "search", "宅基地", "--group-by", "doc", "--where", "region=西南", "--all", "--format", "csv",
+               "--output", tmp_path / "cli.csv")
+    assert r.returncode == 0, r.stderr
+    assert data == (tmp_path / "cli.csv").read_bytes()  # grouped rows show only relative paths: byte for byte
+    assert data.startswith("\ufeff".encode()) and b"\r\n" in data
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["province", "region"] and len(rows) - 1 == 4
+    assert headers["x-total-count"] == headers["x-export-count"] == "4"
+
+
+def test_export_hits_as_csv_md_and_jsonl(provinces, tmp_path):
+    from kb import KnowledgeBase
+
+    served, index = provinces
+    with KnowledgeBase(index) as kb:
+        expected = [h.id for h in kb.search("宅基地", limit=100, sort="date")]
+    status, headers, data = export(served, {"q": "宅基地", "sort": "date", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert status == 200 and [r["id"] for r in rows] == expected and headers["x-total-count"] == str(len(expected))
+    assert {r["path"] for r in rows} == {f"{r['doc_id']}.txt" for r in rows}  # relative, not the CLI's absolute
+    assert str(index.parent) not in data.decode("utf-8")
+
+    status, headers, data = export(served, {"q": "宅基地", "sort": "date", "format": "md"})
+    r = run_kb(index, "search", "宅基地", "--sort", "date", "--all", "--format", "md", "--output", tmp_path / "a.md")
+    assert status == 200 and headers["content-type"] == "text/markdown; charset=utf-8"
+    assert r.returncode == 0 and data == (tmp_path / "a.md").read_bytes()
+
+    status, headers, data = export(served, {"q": "宅基地", "sort": "date", "format": "jsonl", "limit": 2})
+    lines = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    assert status == 200 and headers["content-type"] == "application/jsonl"
+    assert [h["id"] for h in lines] == expected[:2] and all(h["path"] == h["rel"] for h in lines)
+    assert headers["x-total-count"] == str(len(expected)) and headers["x-export-count"] == "2"
+
+    status, headers, data = export(served, {"q": "火星基地", "format": "csv", "correct": "false"})
+    assert status == 200 and headers["x-total-count"] == "0"
+    assert data.decode("utf-8-sig").splitlines()[0].startswith("id,doc_id,title")  # the header of an empty export
+
+
+EXPORT_REFUSALS = [
+    ({"format": "xlsx"}, "format"),
+    ({"format": "csv", "offset": "5"}, "offset"),
+    ({"format": "csv", "page": "2"}, "page"),
+    ({"format": "csv", "context": "1"}, "context"),
+    ({"format": "csv", "facets": "province"}, "facets"),
+    ({"format": "csv", "explain": "true"}, "explain"),
+    ({"format": "csv", "limit": "50001"}, "limit"),
+    ({"limit": "500"}, "limit"),  # more than 100 only for an export
+]
+
+
+@pytest.mark.parametrize("params,param", EXPORT_REFUSALS, ids=[str(p) for p, _ in EXPORT_REFUSALS])
+def test_export_refusals_name_the_parameter(provinces, params, param):
+    served, _ = provinces
+    status, body = served.get("/search", {"q": "宅基地", **params})
+    assert status == 400 and body["error"]["param"] == param and body["error"]["code"] == "bad_query"
+    assert body["error"]["message"].endswith(".")
+
+
+LIBRARY_REFUSALS = [
+    {"group_by": "page"}, {"sort": "oldest"}, {"facets": "colour"}, {"where": "province"},
+    {"where": "colour=red"}, {"where": "province>=", "group_by": "doc"},
+]
+
+
+@pytest.mark.parametrize("options", LIBRARY_REFUSALS, ids=[str(o) for o in LIBRARY_REFUSALS])
+def test_bad_workflow_options_are_400_with_the_library_sentence(provinces, options):
+    from kb import KnowledgeBase, QueryError
+
+    served, index = provinces
+    with KnowledgeBase(index) as kb, pytest.raises(QueryError) as raised:
+        kb.search("宅基地", **options)
+    exports = [{"format": "csv"}] if "facets" not in options else []  # an export refuses facets itself
+    for extra in ({}, *exports):  # the export checks before it streams
+        status, body = served.get("/search", {"q": "宅基地", **options, **extra})
+        assert status == 400, (options, extra)
+        assert body["error"] == {"code": "bad_query", "message": str(raised.value), "param": raised.value.param}
+
+
+def asgi_get(app, url: str, *, hang_up: bool = False) -> tuple[int, dict, bytes]:
+    """GET ``url`` from the ASGI ``app`` as uvicorn calls it; with ``hang_up`` the client leaves after the first
+    piece of the body (as a browser does when the download is cancelled)."""
+    import anyio
+
+    path, _, qs = url.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": qs.encode(), "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 9),
+             "server": ("127.0.0.1", 80)}
+    start: dict = {}
+    body: list[bytes] = []
+
+    async def main():
+        first_piece = anyio.Event()
+        requested = False
+
+        async def receive():
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            if hang_up:
+                await first_piece.wait()
+                return {"type": "http.disconnect"}
+            await anyio.sleep_forever()
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message.get("body"):
+                body.append(message["body"])
+                first_piece.set()
+
+        with anyio.fail_after(120):
+            await app(scope, receive, send)
+
+    anyio.run(main)
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, b"".join(body)
+
+
+def test_exports_release_their_reader_however_they_end(tmp_path):
+    import random
+
+    from kb import KnowledgeBase
+    from kb.server.http import CONCURRENT_EXPORTS, create_app
+
+    rng = random.Random(13)
+    lines = [json.dumps({"id": f"g{i:03d}", "title": f"文件{i}", "date": f"20{10 + i % 15}-01-01",
+                         "text": "\n".join(policy_paragraph(rng, 240) for _ in range(4))}, ensure_ascii=False)
+             for i in range(120)]
+    src = write_tree(tmp_path / "src", {"docs.jsonl": "\n".join(lines) + "\n"})
+    kb = KnowledgeBase(tmp_path / "index")
+    kb.index([src])
+    app = create_app(kb)
+    url = "/search?q=%E6%8E%A8%E8%BF%9B&format=jsonl"  # q=推进: every passage
+    try:
+        for _ in range(CONCURRENT_EXPORTS + 1):  # a slot not given back would make the last export wait, then 503
+            status, _h, data = asgi_get(app, url, hang_up=True)
+            assert status == 200 and 0 < len(data.splitlines()) < 480  # the client left mid-export
+        status, headers, data = asgi_get(app, url)
+        assert status == 200 and len(data.splitlines()) == int(headers["x-total-count"]) == 480
+        kb.index([src], rebuild=True)
+        assert kb.search("推进").total == 480  # the pool moves to the new generation ...
+        held = []
+        for fd in Path("/proc/self/fd").iterdir():
+            try:
+                held.append(str(fd.readlink()))
+            except OSError:
+                continue
+        live = (tmp_path / "index" / "CURRENT").read_text().strip()
+        index_files = [f for f in held if str(tmp_path / "index") in f]
+        # ... and no export still holds a reader of the replaced one.
+        assert index_files and all(live in f and "(deleted)" not in f for f in index_files), index_files
+    finally:
+        kb.close()
+
 def test_documents_list_and_outline(served, seed_index):
     status, body = served.get("/documents")
     assert status == 200 and body["total"] == 1
@@ -137,20 +394,34 @@ def test_topics_stats_healthz_show_no_absolute_path(served, seed_index):
     assert status == 200 and health["status"] == "ok" and health["passages"] == 10
 
 
-def test_openapi_describes_every_endpoint_and_the_responses_match_it(served):
+def openapi_checker(served):
+    """``check(schema_name, value)``: validate ``value`` against the server's own OpenAPI description."""
     jsonschema = pytest.importorskip("jsonschema")
-    from kb.server import params
-
     status, doc = served.get("/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.1")
-    assert set(doc["paths"]) == {"/search", "/passages/{id}", "/documents", "/documents/{id}", "/topics", "/stats",
-                                 "/healthz"}
-    assert {p["name"] for p in doc["paths"]["/search"]["get"]["parameters"]} == {p.name for p in params.SEARCH}
 
-    def check(name, value):
+    def check(name, value, components=None):
         schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"#/components/schemas/{name}",
-                  "components": doc["components"]}
+                  "components": components or doc["components"]}
         jsonschema.validate(value, schema)
+
+    return doc, check, jsonschema.ValidationError
+
+
+def test_openapi_describes_every_endpoint_and_the_responses_match_it(served, provinces):
+    from kb.server import params
+
+    doc, check, invalid = openapi_checker(served)
+    assert set(doc["paths"]) == {"/search", "/passages/{id}", "/documents", "/documents/{id}", "/topics", "/fields",
+                                 "/stats", "/healthz"}
+    search = doc["paths"]["/search"]["get"]
+    assert {p["name"] for p in search["parameters"]} == {p.name for p in params.SEARCH}
+    assert {p["name"] for p in doc["paths"]["/documents"]["get"]["parameters"]} == {p.name for p in params.DOCUMENTS}
+    where = next(p for p in search["parameters"] if p["name"] == "where")
+    assert where["schema"]["type"] == "array" and where["explode"] is True
+    assert next(p for p in search["parameters"] if p["name"] == "format")["schema"]["enum"] == ["csv", "md", "jsonl"]
+    assert set(search["responses"]["200"]["content"]) == {"application/json", "text/csv", "text/markdown",
+                                                          "application/jsonl"}
 
     check("SearchResult", served.get("/search", {"q": "户籍", "context": 1, "explain": 1})[1])
     check("Hit", served.get(passage_path(P6), {"context": 1})[1])
@@ -160,8 +431,67 @@ def test_openapi_describes_every_endpoint_and_the_responses_match_it(served):
     check("Stats", served.get("/stats")[1])
     check("Health", served.get("/healthz")[1])
     check("Error", served.get("/search", {"q": "(("})[1])
-    with pytest.raises(jsonschema.ValidationError):  # the schemas are strict enough to catch a drift
+    with pytest.raises(invalid):  # the schemas are strict enough to catch a drift
         check("Hit", {**served.get(passage_path(P6))[1], "unexpected": 1})
+
+    # The research workflow's answers, on documents with metadata.
+    pserved, _ = provinces
+    grouped = pserved.get("/search?" + urlencode({"q": "宅基地", "group_by": "doc", "sort": "date", "facets":
+                                                 "topic,province,year", "where": ["region=西南"]}, doseq=True))[1]
+    assert grouped["groups"] and grouped["facets"]["province"] and grouped["total_documents"] == 4
+    check("SearchResult", grouped)
+    check("DocumentList", pserved.get("/documents", {"where": "province=云南"})[1])
+    check("Fields", pserved.get("/fields")[1])
+    for fmt_params, schema in (({}, "Hit"), ({"group_by": "doc"}, "DocumentGroup")):
+        _, headers, data = export(pserved, {"q": "宅基地", "format": "jsonl", **fmt_params})
+        assert int(headers["x-export-count"]) == len(data.splitlines()) > 1
+        for line in data.decode("utf-8").splitlines():
+            check(schema, json.loads(line))
+    with pytest.raises(invalid):
+        check("SearchResult", {**grouped, "groups": [{**grouped["groups"][0], "matches": "3"}]})
+
+
+def test_openapi_bodies_follow_the_result_dataclasses(served):
+    """The schemas are the dataclasses' fields and types: a field added to Hit is described at once, typed."""
+    import dataclasses
+    from typing import Any
+
+    from kb import Hit, SearchResult
+    from kb.server import openapi
+
+    doc, check, invalid = openapi_checker(served)
+    schemas = doc["components"]["schemas"]
+    assert list(schemas["Hit"]["properties"]) == [f.name for f in dataclasses.fields(Hit)]
+    assert list(schemas["SearchResult"]["properties"]) == [f.name for f in dataclasses.fields(SearchResult)] + [
+        "offset", "limit", "explain"]
+    assert schemas["Hit"]["properties"]["page"]["type"] == ["integer", "null"]
+    assert schemas["Hit"]["properties"]["context"]["items"] == {"$ref": "#/components/schemas/Hit"}
+
+    # As if another engineer added fields to kb.models.Hit (real types: this module's annotations are strings).
+    Duplicate = dataclasses.make_dataclass("Duplicate", [("id", str), ("title", str)], frozen=True)
+    GrownHit = dataclasses.make_dataclass("Hit", [
+        ("also_in", tuple[str, ...], dataclasses.field(default=())),
+        ("duplicates", tuple[Duplicate, ...], dataclasses.field(default=())),
+        ("weight", float | None, dataclasses.field(default=None)),
+    ], bases=(Hit,), frozen=True)
+
+    derived = openapi.schemas([GrownHit])
+    props = derived["Hit"]["properties"]
+    assert props["also_in"] == {"type": "array", "items": {"type": "string"}}
+    assert props["duplicates"] == {"type": "array", "items": {"$ref": "#/components/schemas/Duplicate"}}
+    assert derived["Duplicate"]["required"] == ["id", "title"] and props["weight"]["type"] == ["number", "null"]
+    real = served.get(passage_path(P6))[1]
+    grown = {**real, "also_in": ["other#3"], "duplicates": [{"id": "other", "title": "另一份"}], "weight": 0.5}
+    check("Hit", grown, {"schemas": derived})  # a serializer that writes the new fields validates ...
+    with pytest.raises(invalid):
+        check("Hit", real, {"schemas": derived})  # ... and one that forgets them does not
+    with pytest.raises(invalid):
+        check("Hit", {**grown, "also_in": "other#3"}, {"schemas": derived})  # typed, not "anything"
+
+    Odd = dataclasses.make_dataclass("Odd", [("handle", Any), ("when", complex)], frozen=True)
+
+    with pytest.raises(TypeError, match=r"Odd\.when: .*cannot describe"):  # never a silent gap
+        openapi.schemas([Odd])
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -270,9 +600,14 @@ def test_client_that_disconnects_mid_response(served):
             s.sendall(b"GET /search?q=%E5%9F%8E%E4%B9%A1&limit=100&context=10 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             s.recv(10)  # read a little of the answer, then hang up
         with socket.create_connection((served.host, int(served.port)), timeout=30) as s:
+            s.sendall(b"GET /search?q=%E5%9F%8E%E4%B9%A1&format=csv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            s.recv(10)  # ... of an export too
+        with socket.create_connection((served.host, int(served.port)), timeout=30) as s:
             s.sendall(b"GET /search?q=%E5%9F%8E")  # hang up inside the request line
     status, body = served.get("/search", {"q": "户籍"})
     assert status == 200 and body["hits"][0]["id"] == P6
+    status, headers, data = served.request("GET", "/search?q=%E5%9F%8E%E4%B9%A1&format=csv")
+    assert status == 200 and len(data.decode("utf-8-sig").splitlines()) == 1 + int(headers["x-total-count"])
     assert served.alive()
 
 
@@ -324,7 +659,9 @@ def test_post_index_needs_the_flag_and_the_token(tmp_path):
         assert status == 200 and summary["total_passages"] == 10
         assert [x["path"] for x in summary["skipped"]] == ["bad.txt"]  # relative, not absolute
         assert s.get("/search", {"q": "户籍"})[1]["hits"][0]["id"] == P6
-        assert "/index" in s.get("/openapi.json")[1]["paths"]
+        doc, check, _ = openapi_checker(s)
+        assert "/index" in doc["paths"]
+        check("IndexSummary", summary)
     finally:
         s.stop()
 

@@ -20,11 +20,14 @@ from __future__ import annotations
 import contextlib
 import hmac
 import ipaddress
+import itertools
 import json
+import re
 import socket
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
-from urllib.parse import unquote_to_bytes
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import quote, unquote_to_bytes
 
 import anyio
 import anyio.to_thread
@@ -33,13 +36,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import serialize
+from .. import export, serialize
 from ..api import KnowledgeBase
 from ..errors import KBError, QueryError
+from ..models import DocumentGroup, Hit
 from . import ServerError, http_status, params, public_stats, relative_to_roots
 from .openapi import openapi
 
@@ -55,6 +59,10 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # so more threads add no throughput under the GIL, while each concurrent search holds its own engine
 # reader (about 180 MB on the 166,587-passage corpus): 8 at once took the server from 0.36 to 1.6 GB.
 CONCURRENT_READS = 2
+CONCURRENT_EXPORTS = 2  # exports streaming at once; each holds a reader for its whole length
+EXPORT_WAIT = 10.0  # seconds an export waits for its turn before the answer is 503 (a client may stop reading)
+EXPORT_CHUNK_CHARS = 64 * 1024  # text made per turn of an export: searches get a turn between chunks
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "jsonl": "application/jsonl"}
 
 # The page is static files; it loads nothing from elsewhere and runs no inline script.
 _PAGE_HEADERS = {
@@ -164,6 +172,7 @@ class _Api:
         self.index_paths = index_paths
         self.token = token
         self._readers: anyio.CapacityLimiter | None = None
+        self._exports: anyio.CapacityLimiter | None = None
         self._indexing: anyio.Lock | None = None
 
     async def _read(self, fn: Callable[[], Any]) -> Any:
@@ -181,7 +190,12 @@ class _Api:
     # -- reading -----------------------------------------------------------------------------------
     async def search(self, request: Request) -> Response:
         p = params.parse(request.scope.get("query_string", b""), params.SEARCH)
+        if p["format"] is not None:
+            return await self._export(p)
         limit = p["limit"]
+        if limit > params.MAX_LIMIT:
+            raise _bad(f"The parameter 'limit' must be a whole number from 1 to {params.MAX_LIMIT}; only an export "
+                       "(format=csv, md or jsonl) takes more.", "limit")
         offset = p["offset"]
         if p["page"] is not None:
             if offset:
@@ -193,14 +207,73 @@ class _Api:
         q = p["q"]
         result = await self._read(lambda: self.kb.search(
             q, limit=offset + limit, section=p["section"], doc=p["doc"], topic=p["topic"], since=p["since"],
-            until=p["until"], context=p["context"], expand=p["expand"], correct=p["correct"]))
+            until=p["until"], where=p["where"], context=p["context"], expand=p["expand"], correct=p["correct"],
+            group_by=p["group_by"], sort=p["sort"], facets=p["facets"]))
         body = serialize.search_result(result, query=q, relative_paths=True)
         body["hits"] = body["hits"][offset:]
+        if "groups" in body:
+            body["groups"] = body["groups"][offset:]
         body["offset"] = offset
         body["limit"] = limit
         if p["explain"]:
             body["explain"] = explain_lines(body["expanded"])
         return JSONResponse(body)
+
+    async def _export(self, p: params.Values) -> Response:
+        """Every match (at most ``MAX_EXPORT`` rows, or ``limit``) as CSV, Markdown or JSON Lines, streamed."""
+        fmt = p["format"]
+        if fmt not in params.EXPORT_FORMATS:
+            raise _bad(f"Cannot export as {fmt!r}; use format=csv, md or jsonl.", "format")
+        defaults = {x.name: x.default for x in params.SEARCH}
+        for name in ("offset", "page", "context", "facets", "explain"):
+            if p[name] != defaults[name]:
+                raise _bad(f"The parameter {name!r} does not apply to an export, which holds every match from the "
+                           "first; leave it out.", name)
+        rows = p["limit"] if "limit" in p.given else params.MAX_EXPORT
+        q, group_by = p["q"], p["group_by"]
+        # Each export holds an index reader until it ends, so few run at once and a burst of downloads
+        # cannot hold one reader each; searches are not held up (they take turns with the chunks).
+        token = object()
+        exports = self._export_slots()
+        with anyio.move_on_after(EXPORT_WAIT) as waited:
+            await exports.acquire_on_behalf_of(token)
+        if waited.cancelled_caught:
+            raise ApiError(503, "export_busy", f"{CONCURRENT_EXPORTS} exports are being written; try again when one "
+                                               "has finished.", headers={"Retry-After": "5"})
+        try:
+            stream = await self._read(lambda: self.kb.iter_search(
+                q, section=p["section"], doc=p["doc"], topic=p["topic"], since=p["since"], until=p["until"],
+                where=p["where"], expand=p["expand"], correct=p["correct"], group_by=group_by, sort=p["sort"]))
+        except BaseException:
+            exports.release_on_behalf_of(token)
+            raise
+        total = stream.total_documents if group_by else stream.total
+        pieces = export.lines(map(_public, itertools.islice(stream, rows)), fmt, metadata_keys=stream.metadata_keys,
+                              kind="group" if group_by else "hit")
+
+        async def chunks():
+            while True:
+                chunk = await self._read(lambda: _take(pieces, EXPORT_CHUNK_CHARS))
+                if not chunk:
+                    return
+                yield chunk.encode("utf-8")
+
+        def close():
+            stream.close()
+            exports.release_on_behalf_of(token)
+
+        headers = {"Content-Disposition": _attachment(q, fmt), "X-Total-Count": str(total),
+                   "X-Export-Count": str(min(total, rows)), "Cache-Control": "no-store"}
+        return _StreamedExport(chunks(), media_type=EXPORT_TYPES[fmt], headers=headers, on_close=close)
+
+    def _export_slots(self) -> anyio.CapacityLimiter:
+        if self._exports is None:
+            self._exports = anyio.CapacityLimiter(CONCURRENT_EXPORTS)
+        return self._exports
+
+    async def fields(self, request: Request) -> Response:
+        params.parse(request.scope.get("query_string", b""), [])
+        return JSONResponse(serialize.fields(await self._read(self.kb.fields)))
 
     async def passage(self, request: Request) -> Response:
         p = params.parse(request.scope.get("query_string", b""), params.PASSAGE)
@@ -211,7 +284,7 @@ class _Api:
     async def documents(self, request: Request) -> Response:
         p = params.parse(request.scope.get("query_string", b""), params.DOCUMENTS)
         docs = await self._read(lambda: self.kb.documents(section=p["section"], doc=p["doc"], topic=p["topic"],
-                                                          since=p["since"], until=p["until"]))
+                                                          since=p["since"], until=p["until"], where=p["where"]))
         body = serialize.documents(docs[p["offset"]: p["offset"] + p["limit"]])
         body.update(total=len(docs), offset=p["offset"], limit=p["limit"])
         return JSONResponse(body)
@@ -270,6 +343,46 @@ class _Api:
         for s in body["skipped"]:
             s["path"] = relative_to_roots(s["path"], roots)
         return JSONResponse(body)
+
+
+class _StreamedExport(StreamingResponse):
+    """A streamed export that releases its search stream (and export slot) however the response ends."""
+
+    def __init__(self, content, *, on_close: Callable[[], None], **kwargs):
+        super().__init__(content, **kwargs)
+        self._on_close = on_close
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
+
+
+def _public(item):
+    """An export item with no absolute path of this machine: a hit's ``path`` becomes its relative ``rel``."""
+    if isinstance(item, Hit):
+        return replace(item, path=item.rel)
+    if isinstance(item, DocumentGroup):
+        return replace(item, best=replace(item.best, path=item.best.rel))
+    return item
+
+
+def _take(pieces: Iterator[str], size: int) -> str:
+    """Pieces joined until there are ``size`` characters or none are left ("" at the end)."""
+    out, n = [], 0
+    for piece in pieces:
+        out.append(piece)
+        n += len(piece)
+        if n >= size:
+            break
+    return "".join(out)
+
+
+def _attachment(query: str, fmt: str) -> str:
+    """A Content-Disposition naming the file after the query (RFC 6266; an ASCII name for old clients)."""
+    stem = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', "_", query).strip(" ._")[:60] or "search"
+    return f'attachment; filename="kb-export.{fmt}"; filename*=UTF-8\'\'{quote("kb-" + stem + "." + fmt, safe="")}'
 
 
 def _bad(message: str, param: str) -> QueryError:
@@ -357,6 +470,7 @@ def create_app(kb: KnowledgeBase, *, cors: Iterable[str] = (), allow_index: Iter
         Route("/documents", api.documents, methods=["GET"]),
         Route("/documents/{id:path}", api.document, methods=["GET"]),
         Route("/topics", api.topics, methods=["GET"]),
+        Route("/fields", api.fields, methods=["GET"]),
         Route("/stats", api.stats, methods=["GET"]),
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
@@ -368,7 +482,8 @@ def create_app(kb: KnowledgeBase, *, cors: Iterable[str] = (), allow_index: Iter
     if origins:
         middleware.append(Middleware(CORSMiddleware, allow_origins=origins,
                                      allow_methods=["GET", "POST"] if index_paths else ["GET"],
-                                     allow_headers=["Authorization", "Content-Type"] if index_paths else []))
+                                     allow_headers=["Authorization", "Content-Type"] if index_paths else [],
+                                     expose_headers=["X-Total-Count", "X-Export-Count", "Content-Disposition"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
