@@ -7,10 +7,12 @@ skip with the command that installs it; nothing downloads a browser.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 import pytest
 
@@ -18,7 +20,7 @@ pytest.importorskip("starlette", reason="the serve extra is not installed: pip i
 selenium = pytest.importorskip("selenium", reason="selenium is not installed: pip install -e '.[test]'")
 
 from conftest import SEED, SEED_ID, run_kb, write_tree
-from serving import Served
+from serving import Served, provinces_index
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 P6 = f"{SEED_ID}#6"
@@ -45,6 +48,16 @@ def served(tmp_path_factory):
     assert run_kb(index, "index", src).returncode == 0
     s = Served(index, log=root / "serve.log")
     yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def provinces(tmp_path_factory):
+    """A second server, over the shipped provincial reports (metadata: province, region); yields (server, index)."""
+    root = tmp_path_factory.mktemp("page-provinces")
+    index = provinces_index(root)
+    s = Served(index, log=root / "serve.log")
+    yield s, index
     s.stop()
 
 
@@ -93,7 +106,8 @@ def wait(browser, condition, message: str = ""):
 
 
 def hit_ids(browser) -> list[str]:
-    return [li.get_attribute("data-id") for li in browser.find_elements(By.CSS_SELECTOR, "#results li.hit")]
+    # Read at once: the page replaces its results after every search (an element may go stale between reads).
+    return browser.execute_script("return [...document.querySelectorAll('#results li.hit')].map((li) => li.dataset.id)")
 
 
 def type_query(browser, text: str) -> None:
@@ -104,6 +118,25 @@ def type_query(browser, text: str) -> None:
 
 def url_params(browser) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(browser.current_url).query).items()}
+
+
+def url_lists(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlparse(url).query)
+
+
+def chips(browser, container: str) -> dict[str, int]:
+    """The chips shown in ``container`` (a CSS selector): label key → count."""
+    pairs = browser.execute_script(  # read at once: the page replaces its chips after every search
+        "return [...document.querySelectorAll(arguments[0] + ' .chip')].map((c) => "
+        "[c.dataset.slug || c.dataset.value, c.querySelector('.count').textContent])", container)
+    return {key: int(count.replace(",", "")) for key, count in pairs}
+
+
+def wait_results(browser, url_has: dict[str, str]) -> None:
+    """Wait until the URL holds ``url_has`` and the results of that search are shown (the page marks them)."""
+    wait(browser, lambda d: all(url_params(d).get(k) == v for k, v in url_has.items()), f"URL {url_has}")
+    wait(browser, lambda d: d.execute_script("return document.body.dataset.searched") == d.current_url,
+         "the results of the URL's search")
 
 
 def test_typing_huji_shows_paragraph_6_first(page, shots):
@@ -264,6 +297,139 @@ def test_document_text_is_shown_as_text_never_as_html(page):
     assert "<img" in hit.text and "<b>粗体</b>" in hit.text
     assert not page.find_elements(By.CSS_SELECTOR, "#results img, #results b")
     assert page.title == "kb"
+
+
+# --- counts for the current query, field facets, grouping, date order, export ----------------------------
+def test_topic_chips_count_the_current_query(page, served):
+    from kb import KnowledgeBase
+
+    with KnowledgeBase(served.index) as kb:
+        whole = {t.slug: t.passages for t in kb.topics() if t.passages}
+        (facet,) = kb.search("户籍", facets="topic").facets
+    current = {v.value: v.passages for v in facet.values}
+    assert current != whole  # the test means something: the query's counts are not the index's
+    wait(page, lambda d: chips(d, "#topics") == whole)  # no query yet: the whole index
+    type_query(page, "户籍")
+    wait(page, lambda d: chips(d, "#topics") == current, "chips with the query's counts")
+    page.find_element(By.CSS_SELECTOR, '#topics .chip[data-slug="rural-land"]').click()
+    wait_results(page, {"topic": "rural-land"})
+    assert len(hit_ids(page)) == current["rural-land"]
+    # With a topic chosen, the chips still count the query without it: what choosing another would give.
+    assert chips(page, "#topics") == current
+    assert page.find_element(By.CSS_SELECTOR, '.chip[data-slug="rural-land"]').get_attribute("aria-pressed") == "true"
+
+
+def library(index, query: str, **options):
+    from kb import KnowledgeBase
+
+    with KnowledgeBase(index) as kb:
+        return kb.search(query, limit=100, **options)
+
+
+def facet_counts(result, field: str, unit: str = "passages") -> dict[str, int]:
+    (f,) = [f for f in result.facets if f.field == field]
+    return {v.value: getattr(v, unit) for v in f.values}
+
+
+def test_field_facets_filter_by_metadata(browser, provinces, shots):
+    served, index = provinces
+    open_page(browser, served.base + "/?q=" + quote("宅基地"))
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, '#facets .facet[data-field="province"] .chip'))
+    everything = library(index, "宅基地", facets="province,region,year,source")
+    shown = [f.get_attribute("data-field") for f in browser.find_elements(By.CSS_SELECTOR, "#facets .facet")]
+    assert shown == ["province", "region", "source", "year"]  # metadata first; never id, title, date or path
+    assert chips(browser, '#facets .facet[data-field="province"]') == facet_counts(everything, "province")
+    assert chips(browser, '#facets .facet[data-field="year"]') == facet_counts(everything, "year")
+    browser.save_screenshot(str(shots / "facets.png"))
+
+    browser.find_element(By.CSS_SELECTOR, '#facets .chip[data-field="province"][data-value="云南"]').click()
+    wait_results(browser, {"where": "province=云南"})
+    yunnan = library(index, "宅基地", where="province=云南", facets="region")
+    assert hit_ids(browser) == [h.id for h in yunnan]
+    assert {i.split("#")[0] for i in hit_ids(browser)} == {"yunnan-2025", "yunnan-2026"}
+    # The province facet counts the query without its own condition, so the other provinces stay choosable;
+    # the others count the filtered search.
+    assert chips(browser, '#facets .facet[data-field="province"]') == facet_counts(everything, "province")
+    assert chips(browser, '#facets .facet[data-field="region"]') == {}  # one value left: no facet
+    pressed = browser.find_elements(By.CSS_SELECTOR, '#facets .chip[aria-pressed="true"]')
+    assert [c.get_attribute("data-value") for c in pressed] == ["云南"]
+
+    browser.find_element(By.CSS_SELECTOR, '#facets .chip[data-field="province"][data-value="四川"]').click()
+    wait_results(browser, {"where": "province=四川"})  # another value replaces the condition
+    assert url_lists(browser.current_url)["where"] == ["province=四川"]
+    browser.find_element(By.CSS_SELECTOR, '#facets .chip[data-field="province"][data-value="四川"]').click()
+    wait(browser, lambda d: "where" not in url_params(d))
+    wait(browser, lambda d: len(hit_ids(d)) == len(everything.hits))
+
+
+def test_group_by_document_sort_by_date_and_export(browser, provinces, shots):
+    served, index = provinces
+    open_page(browser, served.base + "/?q=" + quote("宅基地") + "&where=" + quote("region=西南"))
+    wait(browser, lambda d: hit_ids(d))
+    browser.find_element(By.ID, "group").click()
+    wait_results(browser, {"group_by": "doc"})
+    grouped = library(index, "宅基地", where="region=西南", group_by="doc", facets="province")
+    items = browser.find_elements(By.CSS_SELECTOR, "#results li.hit.group")
+    assert [li.get_attribute("data-doc") for li in items] == [g.document.id for g in grouped.groups]
+    for li, g in zip(items, grouped.groups):
+        assert li.get_attribute("data-id") == g.best.id
+        matches = li.find_element(By.CLASS_NAME, "matches").text
+        assert matches == (f"{g.matches} matching passages" if g.matches > 1 else "1 matching passage")
+        sections = [b.get_attribute("data-id") for b in li.find_elements(By.CSS_SELECTOR, ".sections button")]
+        assert sections == [e.passages[0] for e in g.sections]
+    summary = browser.find_element(By.ID, "summary").text
+    assert f"of {grouped.total_documents} matching documents ({grouped.total} passages)" in summary
+    # Grouped, the chips count documents.
+    assert chips(browser, '#facets .facet[data-field="province"]') == facet_counts(grouped, "province", "documents")
+    browser.save_screenshot(str(shots / "grouped.png"))
+
+    # A section of a document opens its first matching passage.
+    two = next(i for i, g in enumerate(grouped.groups) if len(g.sections) > 1)
+    button = items[two].find_elements(By.CSS_SELECTOR, ".sections button")[1]
+    target = button.get_attribute("data-id")
+    button.click()
+    wait(browser, lambda d: url_params(d).get("open") == target)
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#passages .passage.current"))
+    browser.back()
+    wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#results li.hit.group"))
+
+    Select(browser.find_element(By.ID, "sort")).select_by_value("date")
+    wait_results(browser, {"sort": "date", "group_by": "doc"})
+    by_date = library(index, "宅基地", where="region=西南", group_by="doc", sort="date")
+    docs = [li.get_attribute("data-doc") for li in browser.find_elements(By.CSS_SELECTOR, "#results li.hit.group")]
+    assert docs == [g.document.id for g in by_date.groups] != [g.document.id for g in grouped.groups]
+    dates = [g.document.date for g in by_date.groups]
+    assert dates == sorted(dates, reverse=True)
+
+    # The export link: this search with its filters and options, as CSV, every match.
+    href = browser.find_element(By.ID, "export").get_attribute("href")
+    assert url_lists(href) == {"q": ["宅基地"], "where": ["region=西南"], "group_by": ["doc"], "sort": ["date"],
+                               "format": ["csv"]}
+    status, headers, data = served.request("GET", href[len(served.base):])
+    assert status == 200 and headers["content-type"] == "text/csv; charset=utf-8" and data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [r["doc_id"] for r in rows] == docs and rows[0]["province"] and rows[0]["region"] == "西南"
+
+    browser.find_element(By.ID, "group").click()  # back to passages, still by date
+    wait_results(browser, {"sort": "date"})
+    assert "group_by" not in url_params(browser)
+    hits = library(index, "宅基地", where="region=西南", sort="date")
+    assert hit_ids(browser) == [h.id for h in hits][:10]
+    assert "format=csv" in browser.find_element(By.ID, "export").get_attribute("href")
+    assert "group_by" not in url_lists(browser.find_element(By.ID, "export").get_attribute("href"))
+
+
+def test_conditions_from_a_shared_url_are_shown_and_removable(browser, provinces):
+    served, index = provinces
+    open_page(browser, served.base + "/?" + urlencode({"q": "宅基地", "where": "date>=2026"}))
+    wait(browser, lambda d: hit_ids(d))
+    assert hit_ids(browser) == [h.id for h in library(index, "宅基地", where="date>=2026")]
+    condition = browser.find_element(By.CSS_SELECTOR, "#conditions .chip.condition")
+    assert condition.get_attribute("data-where") == "date>=2026" and "date>=2026" in condition.text
+    condition.click()
+    wait(browser, lambda d: "where" not in url_params(d))
+    wait(browser, lambda d: len(hit_ids(d)) == len(library(index, "宅基地").hits))
+    assert not browser.find_element(By.ID, "conditions").is_displayed()
 
 
 def test_labels_follow_the_browser_language_with_a_switch(browser, served, shots):

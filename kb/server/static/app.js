@@ -1,18 +1,27 @@
 // The kb search page: plain JavaScript over the JSON API of `kb serve`.
-// State lives in the URL (q, topic, since, until, doc, open), so a search or an opened passage can be shared.
+// State lives in the URL (q, topic, since, until, doc, where, group_by, sort, open), so a search or an opened
+// passage can be shared.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
   const FILTERS = ["topic", "since", "until", "doc"];
+  const OPTIONS = ["group_by", "sort"];  // how results are shown: one entry per document, order
   const PAGE = 10;
   const DEBOUNCE_MS = 250;
   const CONTEXT = 3;
+  // A field gets a facet when it sorts documents into groups: 2 to MAX_FACET_VALUES values over the index,
+  // fewer values than documents (an id or a url has one per document). Dates and titles are not groups.
+  const MAX_FACET_VALUES = 100;
+  const NOT_FACETS = ["id", "title", "date", "path"];
+  const CHIPS_SHOWN = 12;
 
   let strings = {};
   let lang = "en";
   let state = {};
   let topics = [];
+  let facetFields = [];   // names of the fields with a facet on this index (GET /fields)
+  let facets = {};        // field → [{value, passages, documents}] for the current search
   let stats = null;
   let hits = [];          // the hits shown, in order
   let lastResult = null;
@@ -112,9 +121,13 @@
     toast(t("copied", { citation: text }));
   }
 
+  // params: an object (empty values left out) or URLSearchParams (for repeated names such as where).
   async function api(path, params = {}, signal) {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") qs.set(k, v);
+    let qs = params;
+    if (!(params instanceof URLSearchParams)) {
+      qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") qs.set(k, v);
+    }
     const url = path + (qs.toString() ? "?" + qs : "");
     for (let attempt = 0; ; attempt++) {
       const response = await fetch(url, { signal, headers: { Accept: "application/json" } });
@@ -132,16 +145,31 @@
   }
 
   // -- state and the URL ----------------------------------------------------------------------------------
+  function emptyState() {
+    return { q: "", topic: "", since: "", until: "", doc: "", where: [], group_by: "", sort: "", open: "" };
+  }
+
   function readURL() {
     const u = new URLSearchParams(location.search);
-    const s = { q: u.get("q") || "" };
-    for (const k of [...FILTERS, "open"]) s[k] = u.get(k) || "";
+    const s = emptyState();
+    for (const k of ["q", ...FILTERS, ...OPTIONS, "open"]) s[k] = u.get(k) || "";
+    s.where = u.getAll("where").filter((w) => w.trim());
     return s;
   }
 
-  function writeURL(push) {
+  // The search's parameters as the API takes them (and as the URL holds them).
+  function searchParams(s = state) {
     const u = new URLSearchParams();
-    for (const k of ["q", ...FILTERS, "open"]) if (state[k]) u.set(k, state[k]);
+    if (s.q) u.set("q", s.q);
+    for (const k of FILTERS) if (s[k]) u.set(k, s[k]);
+    for (const w of s.where) u.append("where", w);
+    for (const k of OPTIONS) if (s[k]) u.set(k, s[k]);
+    return u;
+  }
+
+  function writeURL(push) {
+    const u = searchParams();
+    if (state.open) u.set("open", state.open);
     const url = location.pathname + (u.toString() ? "?" + u : "");
     if (url === location.pathname + location.search) return;
     // history.state.depth counts the entries this page pushed, so "back" knows whether it stays on the page.
@@ -152,7 +180,18 @@
   function syncInputs() {
     if ($("q").value !== state.q) $("q").value = state.q;
     for (const k of ["since", "until", "doc"]) if ($(k).value !== state[k]) $(k).value = state[k];
+    $("group").checked = state.group_by === "doc";
+    $("sort").value = state.sort || "relevance";
     renderTopics();
+    renderFacets();
+  }
+
+  // A filter or option changed: a new history entry and a new search from the first result.
+  function changed() {
+    state.open = "";
+    writeURL(true);
+    syncInputs();
+    render();
   }
 
   // -- language ------------------------------------------------------------------------------------------
@@ -165,18 +204,89 @@
     $("lang").textContent = t("switchTo");
   }
 
-  // -- topics --------------------------------------------------------------------------------------------
+  // -- topics and facets ---------------------------------------------------------------------------------
+  // With a query, the counts are the current search's (facets): passages, or documents when grouped; a
+  // facet's own filter is left out of its counts, so they say what choosing another value would give.
+  function countOf(v) {
+    return state.group_by === "doc" ? v.documents : v.passages;
+  }
+
+  function chip(label, count, on, attrs, onclick) {
+    return el("button", { type: "button", class: "chip", "aria-pressed": on ? "true" : "false", onclick, ...attrs },
+      label, el("span", { class: "count", text: count.toLocaleString() }));
+  }
+
   function renderTopics() {
     const box = $("topics");
     box.replaceChildren();
-    for (const tp of topics) {
-      if (!tp.passages && tp.slug !== state.topic) continue;
+    const counted = state.q.trim() && facets.topic ? new Map(facets.topic.map((v) => [v.value, countOf(v)])) : null;
+    const shown = topics.map((tp) => ({ tp, n: counted ? (counted.get(tp.slug) || 0) : tp.passages }));
+    if (counted) shown.sort((a, b) => b.n - a.n);
+    for (const { tp, n } of shown) {
       const on = tp.slug === state.topic;
-      box.append(el("button", {
-        type: "button", class: "chip", "aria-pressed": on ? "true" : "false", "data-slug": tp.slug,
-        title: tp.slug,
-        onclick: () => { state.topic = on ? "" : tp.slug; state.open = ""; writeURL(true); syncInputs(); render(); },
-      }, lang === "zh" ? tp.zh : tp.en, el("span", { class: "count", text: tp.passages.toLocaleString() })));
+      if (!n && !on) continue;
+      box.append(chip(lang === "zh" ? tp.zh : tp.en, n, on, { "data-slug": tp.slug, title: tp.slug },
+        () => { state.topic = on ? "" : tp.slug; changed(); }));
+    }
+  }
+
+  // The value a "field=value" condition of state.where gives the field, or null.
+  function conditionValue(field) {
+    for (const w of state.where) {
+      const m = /^\s*([^=~<>]+?)\s*=\s*(.*?)\s*$/.exec(w);
+      if (m && m[1] === field) return m[2];
+    }
+    return null;
+  }
+
+  function setCondition(field, value) {
+    state.where = state.where.filter((w) => {
+      const m = /^\s*([^=~<>]+?)\s*=/.exec(w);
+      return !(m && m[1] === field);
+    });
+    if (value !== null) state.where.push(`${field}=${value}`);
+  }
+
+  function fieldLabel(name) {
+    return strings["field_" + name] || name;
+  }
+
+  function renderFacets() {
+    const box = $("facets");
+    box.replaceChildren();
+    const searching = Boolean(state.q.trim());
+    for (const name of facetFields) {
+      const values = (searching && facets[name]) || [];
+      const active = conditionValue(name);
+      if (values.length < 2 && active === null) continue;
+      const section = el("section", { class: "facet", "data-field": name }, el("h2", { text: fieldLabel(name) }));
+      const chips = el("div", { class: "chips", role: "group", "aria-label": fieldLabel(name) });
+      const top = values.slice(0, CHIPS_SHOWN);
+      if (active !== null && !top.some((v) => v.value === active)) {
+        top.push(values.find((v) => v.value === active) || { value: active, passages: 0, documents: 0 });
+      }
+      for (const v of top) {
+        const on = v.value === active;
+        chips.append(chip(v.value, countOf(v), on, { "data-field": name, "data-value": v.value },
+          () => { setCondition(name, on ? null : v.value); changed(); }));
+      }
+      if (values.length > top.length) chips.append(el("span", { class: "more-values", text: t("moreValues", { n: values.length - top.length }) }));
+      section.append(chips);
+      box.append(section);
+    }
+    // Conditions the facets do not show (from a shared URL: year>=2020, kind~report): removable.
+    const shown = new Set(facetFields.map((f) => conditionValue(f) !== null ? `${f}=${conditionValue(f)}` : null));
+    const others = state.where.filter((w) => {
+      const m = /^\s*([^=~<>]+?)\s*=\s*(.*?)\s*$/.exec(w);
+      return !(m && shown.has(`${m[1]}=${m[2]}`));
+    });
+    const list = $("conditions");
+    list.replaceChildren();
+    list.hidden = !others.length;
+    for (const w of others) {
+      list.append(el("button", { type: "button", class: "chip condition", "aria-pressed": "true", "data-where": w,
+        title: t("removeCondition"), onclick: () => { state.where = state.where.filter((x) => x !== w); changed(); } },
+        w, el("span", { class: "count", text: "×" })));
     }
   }
 
@@ -188,6 +298,7 @@
   }
 
   function clearResults() {
+    $("toolbar").hidden = true;
     $("notices").replaceChildren();
     $("summary").textContent = "";
     $("results").replaceChildren();
@@ -216,15 +327,42 @@
     render();
   }
 
+  // The facet requests of a search: the fields without a filter of their own are counted by the search
+  // itself; each filtered field (the topic, a field=value condition) by a search without that filter.
+  function facetRequests() {
+    const own = [];
+    const apart = [];
+    if (state.topic) apart.push({ field: "topic", state: { ...state, topic: "" } });
+    else own.push("topic");
+    for (const f of facetFields) {
+      if (conditionValue(f) === null) { own.push(f); continue; }
+      const where = state.where.filter((w) => { const m = /^\s*([^=~<>]+?)\s*=/.exec(w); return !(m && m[1] === f); });
+      apart.push({ field: f, state: { ...state, where } });
+    }
+    return { own, apart };
+  }
+
   async function runSearch(offset = 0) {
     const seq = ++searchSeq;
     if (searchAbort) searchAbort.abort();
     searchAbort = new AbortController();
-    const params = { q: state.q, limit: PAGE, offset };
-    for (const k of FILTERS) params[k] = state[k];
-    let result;
+    const signal = searchAbort.signal;
+    const params = searchParams();
+    params.set("limit", PAGE);
+    params.set("offset", offset);
+    const wanted = offset === 0 ? facetRequests() : { own: [], apart: [] };
+    if (wanted.own.length) params.set("facets", wanted.own.join(","));
+    let result, apart;
     try {
-      result = await api("/search", params, searchAbort.signal);
+      [result, apart] = await Promise.all([
+        api("/search", params, signal),
+        Promise.all(wanted.apart.map(({ field, state: s }) => {
+          const p = searchParams(s);
+          p.set("limit", 1);
+          p.set("facets", field);
+          return api("/search", p, signal).then((r) => [field, (r.facets || {})[field] || []]);
+        })),
+      ]);
     } catch (err) {
       if (err.name === "AbortError" || seq !== searchSeq) return;
       clearResults();
@@ -232,20 +370,44 @@
       return;
     }
     if (seq !== searchSeq) return;
-    if (offset === 0) clearResults();
+    if (offset === 0) {
+      clearResults();
+      facets = { ...(result.facets || {}), ...Object.fromEntries(apart) };
+      renderTopics();
+      renderFacets();
+    }
     lastResult = result;
     $("welcome").hidden = true;
+    $("toolbar").hidden = false;
+    $("export").href = exportURL();
     renderNotices(result);
-    for (const h of result.hits) {
-      hits.push(h);
-      $("results").append(hitNode(h, hits.length - 1));
+    const grouped = Boolean(result.groups) || state.group_by === "doc";
+    if (grouped) {
+      for (const g of result.groups || []) {
+        hits.push(g.best);
+        $("results").append(groupNode(g, hits.length - 1));
+      }
+    } else {
+      for (const h of result.hits) {
+        hits.push(h);
+        $("results").append(hitNode(h, hits.length - 1));
+      }
     }
     const shown = hits.length;
-    $("summary").textContent = result.total
-      ? t("summary", { from: 1, to: shown, total: result.total.toLocaleString() })
-      : t("summaryNone", { query: state.q });
-    $("more").hidden = !(shown < result.total && shown < 1000);
+    const total = grouped ? (result.total_documents || 0) : result.total;
+    $("summary").textContent = !total ? t("summaryNone", { query: state.q })
+      : grouped ? t("summaryGroups", { from: 1, to: shown, total: total.toLocaleString(), passages: result.total.toLocaleString() })
+      : t("summary", { from: 1, to: shown, total: total.toLocaleString() });
+    $("more").hidden = !(shown < total && shown < 1000);
     if (offset === 0 && hits.length) select(0, false);
+    document.body.dataset.searched = location.href;  // the search these results answer (for scripts and tests)
+  }
+
+  // Every match of the current search and filters, as CSV (the API streams it; Excel reads its BOM).
+  function exportURL() {
+    const u = searchParams();
+    u.set("format", "csv");
+    return "/search?" + u;
   }
 
   function renderNotices(result) {
@@ -286,7 +448,35 @@
       el("button", { type: "button", class: "cite", text: t("copyCitation"),
                      onclick: (e) => { e.stopPropagation(); copyCitation(h); } }),
       el("button", { type: "button", class: "only-doc", text: t("onlyThisDocument"),
-                     onclick: (e) => { e.stopPropagation(); state.doc = h.doc_id; state.open = ""; writeURL(true); syncInputs(); render(); } })));
+                     onclick: (e) => { e.stopPropagation(); state.doc = h.doc_id; changed(); } })));
+    li.addEventListener("mouseenter", () => select(i, false));
+    return li;
+  }
+
+  // One matching document: its best passage, how many match and the sections holding them.
+  function groupNode(g, i) {
+    const best = g.best;
+    const li = el("li", { class: "hit group", tabindex: "-1", "data-id": best.id, "data-doc": g.id,
+                          onclick: () => openPassage(best.id) },
+      el("h3", { text: g.title || g.id }));
+    const meta = el("p", { class: "meta" });
+    for (const x of [g.date, g.source]) if (x) meta.append(el("span", { text: x }));
+    meta.append(el("span", { class: "matches", text: t(g.matches === 1 ? "matchOne" : "matches", { n: g.matches }) }));
+    li.append(meta);
+    const sections = el("ul", { class: "sections" });
+    for (const s of g.sections) {
+      sections.append(el("li", {}, el("button", { type: "button", class: "link section-link", "data-id": s.passages[0],
+        text: (s.section || "—") + (s.passages.length > 1 ? ` (${s.passages.length})` : ""),
+        onclick: (e) => { e.stopPropagation(); openPassage(s.passages[0]); } })));
+    }
+    li.append(sections);
+    if (g.sections.length > 1) li.append(crumbs(best.section));  // which of them the quote is from
+    li.append(snippetNode(best.snippet));
+    li.append(el("div", { class: "actions" },
+      el("button", { type: "button", class: "cite", text: t("copyCitation"),
+                     onclick: (e) => { e.stopPropagation(); copyCitation(best); } }),
+      el("button", { type: "button", class: "only-doc", text: t("onlyThisDocument"),
+                     onclick: (e) => { e.stopPropagation(); state.doc = g.id; state.group_by = ""; changed(); } })));
     li.addEventListener("mouseenter", () => select(i, false));
     return li;
   }
@@ -428,18 +618,18 @@
     }, DEBOUNCE_MS));
     $("clear").addEventListener("click", () => {
       for (const k of FILTERS) state[k] = "";
-      state.open = "";
-      writeURL(true);
-      syncInputs();
-      render();
+      state.where = [];
+      changed();
     });
+    $("group").addEventListener("change", () => { state.group_by = $("group").checked ? "doc" : ""; changed(); });
+    $("sort").addEventListener("change", () => { state.sort = $("sort").value === "date" ? "date" : ""; changed(); });
     $("more").addEventListener("click", () => runSearch(hits.length));
     $("back").addEventListener("click", goBack);
-    $("home").addEventListener("click", (e) => { e.preventDefault(); state = { q: "", topic: "", since: "", until: "", doc: "", open: "" }; writeURL(true); syncInputs(); render(); });
+    $("home").addEventListener("click", (e) => { e.preventDefault(); state = emptyState(); writeURL(true); syncInputs(); render(); });
     $("lang").addEventListener("click", () => {
       lang = lang === "zh" ? "en" : "zh";
       try { localStorage.setItem("kb-lang", lang); } catch (_) { /* private mode */ }
-      loadStrings().then(() => { applyLanguage(); renderTopics(); render(); });
+      loadStrings().then(() => { applyLanguage(); renderTopics(); renderFacets(); render(); });
     });
     window.addEventListener("popstate", () => { state = readURL(); syncInputs(); render(); });
     document.addEventListener("keydown", (e) => {
@@ -479,12 +669,16 @@
     applyLanguage();
     state = readURL();
     wire();
+    // The topics and the fields with facets first, so the first search asks for their counts.
+    const [topicList, fieldList] = await Promise.all([
+      api("/topics").then((r) => r.topics, () => []),  // the page works without topic chips ...
+      api("/fields").then((r) => r.fields, () => []),  // ... and without field facets
+    ]);
+    topics = topicList.slice().sort((a, b) => b.passages - a.passages);
+    facetFields = fieldList.filter((f) => !NOT_FACETS.includes(f.name) && f.values >= 2
+      && f.values <= MAX_FACET_VALUES && f.values < f.documents).map((f) => f.name);
     syncInputs();
     render();
-    try {
-      topics = (await api("/topics")).topics.slice().sort((a, b) => b.passages - a.passages);
-      renderTopics();
-    } catch (_) { /* the page works without topic chips */ }
     try {
       stats = await api("/stats");
       if (!state.q && !state.open) renderWelcome();
