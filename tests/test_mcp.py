@@ -16,10 +16,10 @@ from mcp.client.session import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
 from conftest import SEED, SEED_ID, kb_env, run_kb  # noqa: E402
-from serving import Served  # noqa: E402
+from serving import Served, provinces_index  # noqa: E402
 
 P6 = f"{SEED_ID}#6"
-TOOLS = {"search", "get_passage", "list_documents", "get_document_outline", "list_topics"}
+TOOLS = {"search", "get_passage", "list_documents", "get_document_outline", "list_topics", "list_fields"}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,12 @@ def seed_index(tmp_path_factory) -> Path:
     index = root / "index"
     assert run_kb(index, "index", src).returncode == 0
     return index
+
+
+@pytest.fixture(scope="module")
+def provinces(tmp_path_factory) -> Path:
+    """The shipped provincial reports (metadata: province, region), indexed."""
+    return provinces_index(tmp_path_factory.mktemp("mcp-provinces"))
 
 
 def stdio_params(index: Path) -> StdioServerParameters:
@@ -166,3 +172,99 @@ def test_streamable_http(seed_index, tmp_path):
     finally:
         log = s.stop()
     assert "Traceback" not in log
+
+
+def test_which_documents_mention_one_citation_each(provinces):
+    from kb import KnowledgeBase
+
+    async def body(session):
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        calls = {
+            "grouped": {"query": "宅基地", "group_by": "doc", "facets": ["province", "topic"]},
+            "where": {"query": "宅基地", "where": ["province=云南"], "sort": "date"},
+            "newest": {"query": "宅基地", "group_by": "doc", "sort": "date", "where": ["region=西南", "year>=2026"]},
+            "none": {"query": "火星基地", "group_by": "doc"},
+        }
+        out = {k: await session.call_tool("search", v) for k, v in calls.items()}
+        out["documents"] = await session.call_tool("list_documents", {"where": ["province=云南"]})
+        out["fields"] = await session.call_tool("list_fields", {})
+        return tools, out
+
+    tools, out = run_session(stdio_params(provinces), body)
+    for name in ("search", "list_documents", "list_fields"):
+        assert tools[name].annotations.read_only_hint is True
+    search_desc = tools["search"].description
+    assert 'group_by="doc"' in search_desc and "which documents mention" in search_desc.lower()
+    assert "one citation per document" in search_desc.lower() or "cite each document once" in search_desc.lower()
+    props = tools["search"].input_schema["properties"]
+    assert {"where", "group_by", "facets", "sort"} <= set(props)
+    assert "where" in tools["list_documents"].input_schema["properties"]
+    assert "province=云南" in tools["list_fields"].description
+
+    with KnowledgeBase(provinces) as kb:
+        expected = kb.search("宅基地", group_by="doc", facets="province,topic")
+        yunnan = kb.search("宅基地", where="province=云南", sort="date")
+        newest = kb.search("宅基地", group_by="doc", sort="date", where=["region=西南", "year>=2026"])
+        fields = kb.fields()
+    grouped = payload(out["grouped"])
+    assert "hits" not in grouped  # the groups carry the best passages: not twice in the assistant's context
+    assert [g["id"] for g in grouped["groups"]] == [g.document.id for g in expected.groups]
+    assert grouped["total_documents"] == expected.total_documents == 5
+    for g, lib in zip(grouped["groups"], expected.groups):
+        assert g["matches"] == lib.matches and g["metadata"]["province"] == lib.document.metadata["province"]
+        assert g["best"]["citation"].endswith(f"[{lib.best.id}]") and g["best"]["path"] == f"{g['id']}.txt"
+    assert grouped["facets"]["province"] == [{"value": v.value, "passages": v.passages, "documents": v.documents}
+                                             for v in expected.facets[0].values]
+    assert [h["id"] for h in payload(out["where"])["hits"]] == [h.id for h in yunnan]
+    assert all(h["citation"] for h in payload(out["where"])["hits"])
+    assert [g["id"] for g in payload(out["newest"])["groups"]] == [g.document.id for g in newest.groups]
+    assert payload(out["none"])["groups"] == [] and "hits" not in payload(out["none"])
+    documents = payload(out["documents"])
+    assert [d["id"] for d in documents["documents"]] == ["yunnan-2025", "yunnan-2026"] and documents["total"] == 2
+    listed = payload(out["fields"])["fields"]
+    assert [f["name"] for f in listed] == [f.name for f in fields]
+    assert listed[0] == {"name": "province", "documents": 6, "values": 5, "examples": list(fields[0].examples),
+                         "metadata": True}
+
+
+def test_bad_workflow_arguments_are_tool_errors(provinces):
+    async def body(session):
+        return {
+            "group": await session.call_tool("search", {"query": "宅基地", "group_by": "page"}),
+            "sort": await session.call_tool("search", {"query": "宅基地", "sort": "oldest"}),
+            "field": await session.call_tool("search", {"query": "宅基地", "where": ["colour=red"]}),
+            "condition": await session.call_tool("list_documents", {"where": ["province"]}),
+            "facet": await session.call_tool("search", {"query": "宅基地", "facets": ["colour"]}),
+            "after": await session.call_tool("search", {"query": "宅基地", "group_by": "doc"}),
+        }
+
+    out = run_session(stdio_params(provinces), body)
+    for name in ("group", "sort", "field", "condition", "facet"):
+        assert out[name].is_error, name
+    text = {k: v.content[0].text for k, v in out.items()}
+    assert "group_by" in text["group"] and "sort" in text["sort"]
+    assert "No document has the field 'colour'" in text["field"] and "province" in text["field"]  # lists them
+    assert "(argument: where) [code: bad_query]" in text["condition"]
+    assert "Cannot count by 'colour'" in text["facet"] and "[code: bad_query]" in text["facet"]
+    assert len(payload(out["after"])["groups"]) == 5
+
+
+def test_facets_of_an_identifier_field_are_cut_for_the_assistant(tmp_path):
+    from conftest import write_tree
+    from kb.server.mcp import MAX_FACET_VALUES
+
+    n = MAX_FACET_VALUES + 7
+    lines = [json.dumps({"id": f"notice-{i}", "title": f"通知{i}", "date": "2024-05-01", "code": f"C{i:03d}",
+                         "text": f"关于推进宅基地改革试点的第{i}号通知。"}, ensure_ascii=False) for i in range(n)]
+    src = write_tree(tmp_path / "src", {"notices.jsonl": "\n".join(lines) + "\n"})
+    index = tmp_path / "index"
+    assert run_kb(index, "index", src).returncode == 0
+
+    async def body(session):
+        return await session.call_tool("search", {"query": "宅基地", "facets": ["code", "year"], "limit": 1})
+
+    result = payload(run_session(stdio_params(index), body))
+    assert result["total"] == n and len(result["hits"]) == 1
+    assert len(result["facets"]["code"]) == MAX_FACET_VALUES  # one value per document: cut, and said so
+    assert result["facet_values_omitted"] == {"code": n - MAX_FACET_VALUES}
+    assert result["facets"]["year"] == [{"value": "2024", "passages": n, "documents": n}]
