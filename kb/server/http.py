@@ -59,8 +59,10 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 # so more threads add no throughput under the GIL, while each concurrent search holds its own engine
 # reader (about 180 MB on the 166,587-passage corpus): 8 at once took the server from 0.36 to 1.6 GB.
 CONCURRENT_READS = 2
-CONCURRENT_EXPORTS = 2  # exports streaming at once; each holds a reader for its whole length
-EXPORT_WAIT = 10.0  # seconds an export waits for its turn before the answer is 503 (a client may stop reading)
+# Exports streaming at once. Each holds an engine reader for its whole length, besides the searches'
+# own: on the whole corpus two concurrent exports took the server from 0.46 to 0.78 GB, so one at a time.
+CONCURRENT_EXPORTS = 1
+EXPORT_WAIT = 30.0  # seconds an export waits for its turn, then 503 (the one streaming may have a slow reader)
 EXPORT_CHUNK_CHARS = 64 * 1024  # text made per turn of an export: searches get a turn between chunks
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "jsonl": "application/jsonl"}
 
@@ -231,15 +233,15 @@ class _Api:
                            "first; leave it out.", name)
         rows = p["limit"] if "limit" in p.given else params.MAX_EXPORT
         q, group_by = p["q"], p["group_by"]
-        # Each export holds an index reader until it ends, so few run at once and a burst of downloads
+        # Each export holds an index reader until it ends, so exports take turns and a burst of downloads
         # cannot hold one reader each; searches are not held up (they take turns with the chunks).
         token = object()
         exports = self._export_slots()
         with anyio.move_on_after(EXPORT_WAIT) as waited:
             await exports.acquire_on_behalf_of(token)
         if waited.cancelled_caught:
-            raise ApiError(503, "export_busy", f"{CONCURRENT_EXPORTS} exports are being written; try again when one "
-                                               "has finished.", headers={"Retry-After": "5"})
+            raise ApiError(503, "export_busy", "Another export is being written (they take turns); try again when "
+                                               "it has finished.", headers={"Retry-After": "10"})
         try:
             stream = await self._read(lambda: self.kb.iter_search(
                 q, section=p["section"], doc=p["doc"], topic=p["topic"], since=p["since"], until=p["until"],

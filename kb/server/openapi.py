@@ -237,8 +237,8 @@ def _components() -> dict[str, Any]:
 _ERRORS = {
     "400": "A bad parameter or query; `error.param` names it.",
     "404": "No passage or document has that id.",
-    "503": "The index is missing or being replaced (or, for an export, two are being written); retry after "
-           "Retry-After seconds.",
+    "503": "The index is missing or being replaced (or, for an export, another one has been streaming for 30 s); "
+           "retry after Retry-After seconds.",
 }
 
 _EXPORT_TYPES = {"text/csv": "CSV (format=csv): UTF-8 with a byte-order mark, \\r\\n line ends; the citation "
