@@ -505,6 +505,8 @@ BAD_PARAMS = [
     ({"q": "户籍", "context": "11"}, "context"),
     ({"q": "户籍", "expand": "maybe"}, "expand"),
     ({"q": "户籍", "lmit": "5"}, "lmit"),
+    ({"q": "户籍", "group-by": "doc"}, "group-by"),
+    ({"q": "户籍", "where": "x" * 501}, "where"),
     ({"q": "户籍", "since": "yesterday"}, "since"),
     ({"q": "户籍", "section": "x" * 501}, "section"),
     ({}, "q"),
