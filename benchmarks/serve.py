@@ -11,11 +11,19 @@ request in ten for a passage, a document outline, the topics or the stats.
 Then it does the same once more while ``kb index --rebuild`` of the whole
 corpus runs in another process (``--no-rebuild`` skips that phase).
 
+Then the search page's own requests (``--no-workflow`` skips them): every
+query with the facets the page asks for (topic and the fields ``GET /fields``
+shows to be categories), one in two grouped by document, one in three by
+date; and CSV exports of broad queries (the whole match set, streamed; one
+after the other, as exports take turns) while the steady mix runs, to see
+what an export costs the other clients and what they cost it.
+
 Prints, per phase: requests/s, p50/p95/p99/max latency (as the client sees
 it: queueing included), the error count (any status but 200, or a failed
 connection) with the statuses, and the server's RSS and open file
-descriptors at the start and end. Timings are wall-clock on a shared
-machine: run it twice and compare medians.
+descriptors at the start and end; for exports, rows, MB, seconds and rows/s
+of each, and the server's peak RSS while they ran. Timings are wall-clock
+on a shared machine: run it twice and compare medians.
 """
 
 from __future__ import annotations
@@ -113,6 +121,48 @@ def request_paths(queries, passages: list[str], docs: list[str]) -> list[str]:
     return out
 
 
+def facet_fields(fields: list[dict]) -> list[str]:
+    """The fields the search page shows facets for (the rule of kb/server/static/app.js)."""
+    return [f["name"] for f in fields if f["name"] not in ("id", "title", "date", "path") and 2 <= f["values"] <= 100
+            and f["values"] < f["documents"]]
+
+
+def page_paths(queries, fields: list[str]) -> list[str]:
+    """What the search page asks for a first page of results: facets, one in two grouped, one in three by date."""
+    out = []
+    for i, q in enumerate(queries):
+        params = {"q": q.text, **q.options, "limit": 10, "offset": 0, "facets": ",".join(["topic", *fields])}
+        if i % 2:
+            params["group_by"] = "doc"
+        if i % 3 == 0:
+            params["sort"] = "date"
+        out.append("/search?" + urlencode(params))
+    return out
+
+
+def export_once(server: Server, query: str) -> dict:
+    """Download every match of ``query`` as CSV; rows, bytes, seconds, time to the first byte."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=600)
+    t0 = time.perf_counter()
+    conn.request("GET", "/search?" + urlencode({"q": query, "format": "csv"}))
+    r = conn.getresponse()
+    first = None
+    size = rows = 0
+    while True:
+        chunk = r.read(1 << 16)
+        if not chunk:
+            break
+        if first is None:
+            first = time.perf_counter() - t0
+        size += len(chunk)
+        rows += chunk.count(b"\r\n")
+    conn.close()
+    seconds = time.perf_counter() - t0
+    return {"query": query, "status": r.status, "rows": rows - 1, "total": int(r.getheader("X-Total-Count") or 0),
+            "mb": round(size / 1e6, 1), "seconds": round(seconds, 1), "first_byte_s": round(first or 0, 2),
+            "rows_per_s": round((rows - 1) / seconds)}
+
+
 def drive(server: Server, paths: list[str], total: int, clients: int, stop_early: threading.Event | None = None):
     """Send ``total`` requests from ``clients`` threads; returns latencies (s), statuses and the wall time."""
     counter = itertools.count()
@@ -183,6 +233,9 @@ def main(argv=None) -> int:
     ap.add_argument("--requests", type=int, default=10_000)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--no-rebuild", action="store_true", help="skip the phase under a concurrent rebuild")
+    ap.add_argument("--no-workflow", action="store_true", help="skip the page's facet requests and the exports")
+    ap.add_argument("--exports", nargs="*", default=["发展", "改革", "经济"],
+                    help="queries to export as CSV, one after the other, while the steady mix runs")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")
     args = ap.parse_args(argv)
     if not args.corpus.is_dir():
@@ -228,11 +281,72 @@ def main(argv=None) -> int:
             lat, st, wall = drive(server, paths, min(args.requests, 2000), args.clients)
             rows.append(row)
             rows.append(report("after the rebuild", lat, st, wall, before, (server.rss_mb(), server.fds())))
+        if not args.no_workflow:
+            rows += workflow(server, queries, args)
         if args.json:
             args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), "utf-8")
     finally:
         server.stop()
     return 0
+
+
+def workflow(server: Server, queries, args) -> list[dict]:
+    """The page's facet requests, then exports under the steady mix (and alone, for their own speed)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=120)
+    conn.request("GET", "/fields")
+    fields = facet_fields(json.loads(conn.getresponse().read())["fields"])
+    conn.close()
+    print(f"\nfacets the page shows on this index: topic, {', '.join(fields)}")
+    rows = []
+    wpaths = page_paths(queries, fields)
+    drive(server, wpaths, len(wpaths), args.clients)  # warm
+    before = (server.rss_mb(), server.fds())
+    lat, st, wall = drive(server, wpaths, max(len(wpaths), args.requests // 2), args.clients)
+    rows.append(report("page requests (facets; half grouped; a third by date)", lat, st, wall, before,
+                       (server.rss_mb(), server.fds())))
+
+    if not args.exports:
+        return rows
+    queries_ = list(args.exports)
+    results: list[dict] = []
+    peak = [server.rss_mb()]
+    done = threading.Event()
+
+    def exporter(mine):
+        for q in mine:
+            results.append(export_once(server, q))
+
+    def sample():
+        while not done.is_set():
+            peak.append(server.rss_mb())
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    threads = [threading.Thread(target=exporter, args=(queries_,))]
+    before = (server.rss_mb(), server.fds())
+    for t in threads:
+        t.start()
+    paths = request_paths(queries, [], [])
+    lat, st, wall = drive(server, paths, min(args.requests, 2000), args.clients)
+    row = report("steady mix while CSV exports stream", lat, st, wall, before, (server.rss_mb(), server.fds()))
+    for t in threads:
+        t.join()
+    done.set()
+    sampler.join()
+    for r in results:
+        print(f"  export {r['query']!r}: {r['rows']:,} of {r['total']:,} rows, {r['mb']} MB in {r['seconds']} s "
+              f"({r['rows_per_s']:,} rows/s; first byte after {r['first_byte_s']} s; status {r['status']})")
+    print(f"  server peak RSS while exporting {max(peak):.1f} MB")
+    row.update(exports=results, peak_rss_mb=round(max(peak), 1))
+    rows.append(row)
+    print("\nCSV exports with no other load:")
+    alone = [export_once(server, q) for q in queries_]
+    for r in alone:
+        print(f"  export {r['query']!r}: {r['rows']:,} rows, {r['mb']} MB in {r['seconds']} s ({r['rows_per_s']:,} rows/s; "
+              f"first byte after {r['first_byte_s']} s)")
+    rows.append({"phase": "exports alone", "exports": alone, "rss_mb": round(server.rss_mb(), 1)})
+    return rows
 
 
 if __name__ == "__main__":
