@@ -343,8 +343,8 @@ def workflow(server: Server, queries, args) -> list[dict]:
     print("\nCSV exports with no other load:")
     alone = [export_once(server, q) for q in queries_]
     for r in alone:
-        print(f"  export {r['query']!r}: {r['rows']:,} rows, {r['mb']} MB in {r['seconds']} s ({r['rows_per_s']:,} rows/s; "
-              f"first byte after {r['first_byte_s']} s)")
+        print(f"  export {r['query']!r}: {r['rows']:,} rows, {r['mb']} MB in {r['seconds']} s "
+              f"({r['rows_per_s']:,} rows/s; first byte after {r['first_byte_s']} s)")
     rows.append({"phase": "exports alone", "exports": alone, "rss_mb": round(server.rss_mb(), 1)})
     return rows
 

@@ -59,8 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .errors import (DocumentNotFoundError, IndexBusyError, IndexCorruptError, IndexNotFoundError,
                          IndexVersionError, KBError, PassageNotFoundError, QueryError, SourceNotFoundError)
     from .models import (Document, DocumentGroup, DocumentInfo, Expansion, Facet, FacetValue, FieldInfo, FileChange,
-                         Hit, IndexSummary, LexiconFile, LexiconProblem, LexiconReport, OutlineEntry, Passage, PassageId,
-                         RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
+                         Hit, IndexSummary, LexiconFile, LexiconProblem, LexiconReport, OutlineEntry, Passage,
+                         PassageId, RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 
 def __getattr__(name: str):

@@ -14,8 +14,8 @@ from .models import (DocumentGroup, DocumentInfo, Expansion, Facet, FieldInfo, F
                      LexiconReport, RemoveSummary, SearchResult, Skipped, Stats, TopicCount)
 
 __all__ = ["hit", "search_result", "index_summary", "stats", "topics", "skipped", "expansion", "document",
-           "documents", "group", "facet", "facets", "fields", "remove_summary", "lexicon_report", "file_change", "error",
-           "dumps"]
+           "documents", "group", "facet", "facets", "fields", "remove_summary", "lexicon_report", "file_change",
+           "error", "dumps"]
 
 
 def dumps(value: Any) -> str:
