@@ -3,10 +3,12 @@ two writers at once, searches during a write, one KnowledgeBase shared by thread
 
 Kill points are found by watching the index directory for the files a run writes in each
 phase (Whoosh postings while passages are added, column files during the commit, the new
-table of contents once Whoosh has committed, the manifest at the end), so each kill lands in the
-phase it names rather than after a guessed delay. Nothing here asserts wall-clock time or counts
-what happened "during" a run by luck: where a test needs searches while a writer is mid-run, it
-freezes the writer (SIGSTOP) at a phase and waits for the searches. The invariants checked afterwards:
+table of contents once Whoosh has committed, the manifest at the end). A run is started frozen
+(SIGSTOP) and let go in short slices, and the directory is looked at only while it is frozen, so
+each kill lands in the phase it names however busy the machine is, rather than after a guessed
+delay or a race with a polling loop. Nothing here asserts wall-clock time or counts what happened
+"during" a run by luck: where a test needs searches while a writer is mid-run, it holds the
+writer frozen at a phase and waits for the searches. The invariants checked afterwards:
 
 * a killed first build leaves either no index (a clear IndexNotFoundError) or a complete one;
 * a killed update leaves an index that opens and answers with the old or the new content,
@@ -188,31 +190,81 @@ class Watch:
         raise ValueError(name)
 
 
+# A frozen run is let go for this long between two looks at its index directory. Every phase lasts
+# several times longer than this in the run's own running time, so stepping a run cannot skip a phase
+# however busy the machine is (a look happens only while the run is frozen).
+SLICE = 0.01
+
+
+def _is_frozen(pid: int) -> bool:
+    """True when ``pid`` is stopped (or already gone), from its state in /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("T", "t", "Z", "X")
+
+
+def freeze(proc: subprocess.Popen) -> None:
+    """Stop the run and every process of its session, and wait until it is really stopped."""
+    with _suppress():
+        os.killpg(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 60
+    while not _is_frozen(proc.pid):
+        if time.monotonic() > deadline:
+            pytest.fail("the run did not stop on SIGSTOP")
+        time.sleep(0.001)
+
+
+def thaw(proc: subprocess.Popen) -> None:
+    with _suppress():
+        os.killpg(proc.pid, signal.SIGCONT)
+
+
+def step_until(proc: subprocess.Popen, watch: "Watch", phase: str, timeout: float = 120.0) -> bool:
+    """Let a frozen run go in slices of SLICE seconds until ``phase`` is seen (the run is frozen then:
+    True) or the run exits (False). ``timeout`` only catches a run that hangs."""
+    deadline = time.monotonic() + timeout
+    while not watch.phase(phase):
+        if proc.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            pytest.fail(f"kb index did not finish or reach {phase!r} within {timeout:.0f} s")
+        thaw(proc)
+        time.sleep(SLICE)
+        freeze(proc)
+    return True
+
+
+def start_frozen(index: Path, src: Path, *args, **popen) -> subprocess.Popen:
+    """`kb index SRC ARGS` in a session of its own, frozen before it has done any work worth the name
+    (it is still starting Python)."""
+    proc = subprocess.Popen(kb_cmd(index, "index", src, *args), cwd=index.parent, env=kb_env(),
+                            start_new_session=True, **popen)
+    freeze(proc)
+    return proc
+
+
 def kill_index_run(index: Path, src: Path, point, *, extra=(), must_interrupt: bool = True,
-                   timeout: float = 60.0) -> int:
-    """Start `kb index SRC`, SIGKILL it when phase ``point`` (see ``Watch.phase``) is seen; returns the
-    exit status (-9 when killed). ``timeout`` only catches a run that hangs."""
+                   timeout: float = 120.0) -> int:
+    """Start `kb index SRC`, step it until phase ``point`` (see ``Watch.phase``) is seen and SIGKILL it
+    there, while it is frozen; returns the exit status (-9 when killed)."""
     watch = Watch(index)
     err = index.parent / f"kill-{time.monotonic_ns()}.err"
     with open(err, "wb") as ferr:
-        proc = subprocess.Popen(kb_cmd(index, "index", src, *extra), cwd=index.parent, env=kb_env(),
-                                stdout=subprocess.DEVNULL, stderr=ferr, start_new_session=True)
-    t0 = time.monotonic()
+        proc = start_frozen(index, src, *extra, stdout=subprocess.DEVNULL, stderr=ferr)
     try:
-        while proc.poll() is None:
-            elapsed = time.monotonic() - t0
-            if elapsed > timeout:
-                pytest.fail(f"kb index did not finish or reach {point!r} within {timeout} s")
-            if watch.phase(point):
-                if point == "adding":
-                    time.sleep(0.05)  # a few documents into the segment
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.001)
+        if step_until(proc, watch, point, timeout):
+            if point == "adding":  # a few documents into the segment
+                for _ in range(5):
+                    thaw(proc)
+                    time.sleep(SLICE)
+                    freeze(proc)
+            with _suppress():
+                os.killpg(proc.pid, signal.SIGKILL)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        with _suppress():  # the run's own process group (helpers it may have), before it is reaped
+        with _suppress():  # the run and any helper it has, before it is reaped
             os.killpg(proc.pid, signal.SIGKILL)
         rc = proc.wait(timeout=30)
     if rc != -signal.SIGKILL and must_interrupt:
@@ -353,11 +405,11 @@ def test_killing_only_the_main_process_releases_the_write_lock(tmp_path, corpus)
     keep the write lock, so the next `kb index` (waiting at most 20 s) gets it and finishes."""
     index = tmp_path / "ix"
     watch = Watch(index)
-    proc = subprocess.Popen(kb_cmd(index, "index", corpus.src), cwd=tmp_path, env=kb_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_frozen(index, corpus.src, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: watch.phase("adding") or proc.poll() is not None, 60, "the run to start writing")
-        os.kill(proc.pid, signal.SIGKILL)
+        assert step_until(proc, watch, "adding"), "the run finished before it started writing"
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only
+        thaw(proc)  # helpers, if any, run on as they would after the OOM killer
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it could be killed"
         again = run_kb(index, "index", corpus.src, "--wait", "20", cwd=tmp_path, timeout=120)
         assert again.returncode == 0, again.stderr
@@ -468,14 +520,11 @@ def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
     holds the lock), then runs once A is done."""
     index = tmp_path / "ix"
     env = kb_env()
-    a = subprocess.Popen(kb_cmd(index, "index", corpus.src, "--json"), cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    watch = Watch(index)
+    a = start_frozen(index, corpus.src, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     c = None
     try:
-        watch = Watch(index)
-        _wait_for(lambda: watch.phase("generation") or a.poll() is not None, 60, "the first run to take the lock")
-        os.kill(a.pid, signal.SIGSTOP)
-        assert a.poll() is None, "the first run ended before it could be paused"
+        assert step_until(a, watch, "generation"), "the first run ended before it could be paused"
         # The timeout catches a writer that waits forever instead of giving up after --wait.
         b = subprocess.run(kb_cmd(index, "index", corpus.src, "--wait", "0.5"), cwd=tmp_path, env=env,
                            capture_output=True, text=True, encoding="utf-8", timeout=60)
@@ -487,7 +536,7 @@ def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
         _wait_for(lambda: _holds_open(c.pid, index / ".lock") or c.poll() is not None, 60,
                   "the second writer to reach the lock")
         assert c.poll() is None, "the second writer must wait for the lock while the first holds it"
-        os.kill(a.pid, signal.SIGCONT)
+        thaw(a)
         out_a, err_a = a.communicate(timeout=60)
         assert a.returncode == 0, err_a
         out_c, err_c = c.communicate(timeout=60)
@@ -576,8 +625,7 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     loop.start()
     watch = Watch(index)
     extra = ["--rebuild"] if mode == "rebuild" else []
-    writer = subprocess.Popen(kb_cmd(index, "index", corpus.src, *extra), cwd=tmp_path, env=kb_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    writer = start_frozen(index, corpus.src, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cli_seen = []
     cli_loop: list[str] = []
     writer_done = threading.Event()
@@ -594,33 +642,29 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     cli_thread.start()
     try:
         for phase in ("adding", "commit", "committed"):
-            _wait_for(lambda: watch.phase(phase) or writer.poll() is not None, 60, f"phase {phase}")
-            if writer.poll() is not None:
+            if not step_until(writer, watch, phase):  # the writer is frozen at the phase
                 break
-            os.kill(writer.pid, signal.SIGSTOP)
-            try:
-                # Two more answers: the second one started while the writer was frozen at this phase.
-                target = loop.answered() + 2
-                _wait_for(lambda: loop.answered() >= target or not loop.is_alive(), 60,
-                          f"the search loop to answer at phase {phase}")
-                snap = cli_snapshot(index, tmp_path)
-                version = next((n for n, r in versions.items() if r.passages == snap), "MIX")
-                api_version, problems = consistency(kb, versions)  # the writer is paused: no switch now
-                if api_version != version:
-                    problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
-                cli_seen.append((phase, version, problems))
-            finally:
-                os.kill(writer.pid, signal.SIGCONT)
+            # Two more answers: the second one started while the writer was frozen at this phase.
+            target = loop.answered() + 2
+            _wait_for(lambda: loop.answered() >= target or not loop.is_alive(), 60,
+                      f"the search loop to answer at phase {phase}")
+            snap = cli_snapshot(index, tmp_path)
+            version = next((n for n, r in versions.items() if r.passages == snap), "MIX")
+            api_version, problems = consistency(kb, versions)  # the writer is frozen: no switch now
+            if api_version != version:
+                problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
+            cli_seen.append((phase, version, problems))
+        _wait_for(lambda: len(cli_loop) >= 1, 60, "a `kb search` process to answer during the run")
+        thaw(writer)
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err
-        time.sleep(0.05)
     finally:
         writer_done.set()
         loop.stop.set()
         loop.join(timeout=30)
         cli_thread.join(timeout=60)
         if writer.poll() is None:
-            os.kill(writer.pid, signal.SIGCONT)
+            thaw(writer)
             writer.kill()
             writer.wait(timeout=30)
     try:
