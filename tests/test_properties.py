@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -87,9 +89,13 @@ PIECE_OF_TEXT = st.builds(lambda a, n: SEED_TEXT[a:a + n], st.integers(0, len(SE
 @given(PIECE_OF_ID | PIECE_OF_TEXT | st.text(max_size=5))
 @example("2020-12-01")
 @example("-")
+@example("0\x08")  # found by a random run: \x08 is a space in a query
 def test_exact_phrase_hits_contain_the_phrase(seed_index, piece):
     """Every passage an exact phrase finds contains it (in its text or section), whatever the phrase."""
     assume(piece.strip() and '"' not in piece)
+    # A query's control characters become spaces and its zero-width characters are dropped (see the
+    # hostile-query tests), so a phrase holding one is not searched as that exact string.
+    assume(not any(unicodedata.category(c) in ("Cc", "Cf") for c in piece))
     try:
         result = seed_index.search(f'"{piece}"', expand=False, limit=50)
     except QueryError:
