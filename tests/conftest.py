@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -171,3 +172,142 @@ def snapshot(kb) -> dict:
     """Every passage of a generated corpus as the public API shows it: {id: (title, section, text)}."""
     result = kb.search(CORPUS_MARK, limit=10_000, expand=False)
     return {h.id: (h.title, h.section, h.text) for h in result}
+
+
+# --- work counters and index files: the only places that know the engine (Whoosh) ---------------
+
+import contextlib as _contextlib
+import dataclasses as _dataclasses
+
+
+@_dataclasses.dataclass
+class Work:
+    """What a block of code made the engine do: ``matchers`` is the number of leaf matchers it built
+    (one per query term per segment searched, plus one per fixed list of passages)."""
+
+    matchers: int = 0
+
+
+@_contextlib.contextmanager
+def count_matchers():
+    """Count the leaf matchers the engine builds inside the ``with`` block; yields a ``Work``.
+
+    This measures the work a query causes independently of how busy the machine is, so tests can
+    guard pathological input without a stopwatch.
+    """
+    from whoosh import matching, query
+
+    work = Work()
+    term_matcher = query.Term.matcher
+    list_init = matching.ListMatcher.__init__
+
+    def counted_term(self, *args, **kwargs):
+        work.matchers += 1
+        return term_matcher(self, *args, **kwargs)
+
+    def counted_list(self, *args, **kwargs):
+        work.matchers += 1
+        return list_init(self, *args, **kwargs)
+
+    query.Term.matcher = counted_term
+    matching.ListMatcher.__init__ = counted_list
+    try:
+        yield work
+    finally:
+        query.Term.matcher = term_matcher
+        matching.ListMatcher.__init__ = list_init
+
+
+INDEX_FILE_KINDS = ("toc", "segment", "postings", "terms", "recall", "manifest", "pinyin")
+
+
+def index_files(index: Path, kind: str) -> list:
+    """The parts of the live generation of ``index`` that hold ``kind`` of data, as
+    ``(path, offset, length)``: a whole file, or the region of a compound file that holds it.
+
+    Kinds: ``toc`` (the table of contents that lists the segments), ``segment`` (a segment file),
+    ``postings``, ``terms`` (the term dictionary), ``recall`` (the verbatim-recall file),
+    ``manifest`` (the file fingerprints) and ``pinyin`` (the pinyin map).
+    """
+    if kind not in INDEX_FILE_KINDS:
+        raise ValueError(kind)
+    gen = index / (index / "CURRENT").read_text("utf-8").strip()
+    whole = {"toc": "_MAIN_*.toc", "segment": "*.seg", "recall": "recall-*.bin", "manifest": "manifest-*.json",
+             "pinyin": "pinyin*"}
+    if kind in whole:
+        return [(p, 0, p.stat().st_size) for p in sorted(gen.glob(whole[kind]))]
+    ext = {"postings": ".pst", "terms": ".trm"}[kind]
+    found = [(p, 0, p.stat().st_size) for p in sorted(gen.glob(f"*{ext}"))]
+    from whoosh.filedb.compound import CompoundStorage
+    from whoosh.filedb.filestore import FileStorage
+
+    for seg in sorted(gen.glob("*.seg")):  # a compound segment: sub-files at offsets inside it
+        storage = CompoundStorage(FileStorage(str(gen), readonly=True).open_file(seg.name))
+        try:
+            found += [(seg, d["offset"], d["length"]) for name, d in storage._dir.items() if name.endswith(ext)]
+        finally:
+            storage.close()
+    return found
+
+
+# --- a small corpus of several documents for the filter, relaxation and output tests -------------
+
+REPORTS = {
+    "北京": ("gwr-beijing-2019", "北京市政府工作报告（2019年）", "2019-01-15", """一、过去一年工作回顾
+北京经济运行总体平稳，地区生产总值增长百分之六点六，城乡居民收入稳步提高。
+社区养老服务驿站新建二百个，老年人就近养老更加方便。
+二、基础设施建设
+加快交通基础设施建设，新建高速公路一百公里，轨道交通运营里程持续增加。
+推进水利和电网建设，农村饮水安全巩固提升。
+三、人才引进
+实施高层次人才引进计划，吸引高校毕业生来京创业就业，专业人才队伍不断壮大。
+"""),
+    "西藏": ("gwr-xizang-2020", "西藏自治区政府工作报告（2020年）", "2020-01-10", """一、过去一年工作回顾
+西藏经济保持较快增长，农牧民人均可支配收入增长百分之十三。
+养老保险覆盖面持续扩大，城乡居民基本养老保险参保率稳定在百分之九十五以上。
+二、户籍制度改革
+深化户籍制度改革，全面放开城镇落户限制，户口迁移手续更加便利。
+放宽人才落户条件，高校毕业生凭毕业证即可落户。
+三、基础设施建设
+推进川藏铁路建设，新建农村公路三千公里，电网覆盖所有县城。
+"""),
+    "浙江": ("gwr-zhejiang-2021", "浙江省政府工作报告（2021年）", "2021-01-20", """一、过去一年工作回顾
+浙江数字经济核心产业增加值增长百分之十三，居民人均可支配收入稳居全国各省区第一。
+二、户籍制度改革
+推进农业转移人口市民化，持有居住证人员享有同等基本公共服务。
+三、基础设施建设
+杭州湾跨海高速公路服务区设立人才驿站，方便往来人员。
+新建城际铁路二百公里，推进水利设施提档升级。
+"""),
+    "云南": ("gwr-yunnan-2022", "云南省政府工作报告（2022年）", "2022-01-18", """一、过去一年工作回顾
+云南脱贫攻坚成果持续巩固，边境地区基础设施明显改善。
+二、户籍制度改革
+户口迁移实行网上办理，城镇落户条件进一步放宽，农业转移人口市民化进程加快。
+三、人才引进
+实施兴滇英才支持计划，柔性引进各类人才一千余名。
+"""),
+}
+# An undated Markdown document: a date filter must leave it out.
+TALENT_PLAN = """# 人才发展规划
+
+## 一、引才政策
+
+对引进的高层次人才给予安家补贴，配偶子女户口可随迁。
+
+## 二、育才措施
+
+支持职业院校开展技能培训，培养高素质技术技能人才。
+"""
+
+
+def reports_files() -> dict:
+    """The files of the provincial-reports corpus: four dated reports (JSONL) and an undated plan (Markdown).
+
+    Facts the tests rely on: the 北京 report has no 户籍/户口/落户/市民化, the 云南 report has no
+    养老, no 基础设施 section holds 户籍 or its synonyms, no passage has all of 户籍, 高速公路 and
+    人才, and no passage has both 户籍 and 高速公路.
+    """
+    lines = [json.dumps({"id": doc_id, "title": title, "date": date, "source": f"{prov}日报", "text": text},
+                        ensure_ascii=False) for prov, (doc_id, title, date, text) in REPORTS.items()]
+    return {"reports.jsonl": "\n".join(lines) + "\n", "talent-plan.md": TALENT_PLAN}
+

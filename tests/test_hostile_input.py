@@ -2,7 +2,9 @@
 
 Files: each one is either indexed correctly (its text is found, decoded right) or skipped with a
 reason in the `kb index --json` summary, and the rest of the collection is always indexed.
-Queries: each one gets results or one clear sentence (exit code 2 / QueryError), quickly.
+Queries: each one gets results or one clear sentence (exit code 2 / QueryError), and the work it causes
+(leaf matchers the engine builds, counted by ``conftest.count_matchers``) stays bounded. Nothing here
+is timed: subprocess timeouts only catch hangs, and speed figures are in ``benchmarks/hostile.py``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import os
 import random
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, SEED, kb_cmd, kb_env, policy_paragraph, run_kb, write_tree
+from conftest import ROOT, SEED, count_matchers, kb_cmd, kb_env, policy_paragraph, run_kb, write_tree
 from kb import KnowledgeBase, QueryError
 from kb.chunking import MAX_PASSAGE_CHARS
 from kb.cli import main as cli_main
@@ -119,9 +120,9 @@ def build_tree(root: Path) -> dict[str, Path]:
 
 
 class Messy:
-    def __init__(self, root: Path, index: Path, summary: dict, api_summary, specials: dict, seconds: float):
+    def __init__(self, root: Path, index: Path, summary: dict, api_summary, specials: dict):
         self.root, self.index, self.summary, self.api_summary = root, index, summary, api_summary
-        self.specials, self.seconds = specials, seconds
+        self.specials = specials
 
     def skipped_reason(self, path: Path) -> str | None:
         for s in self.summary["skipped"]:
@@ -136,15 +137,14 @@ def messy(tmp_path_factory) -> Messy:
     root = base / "src"
     specials = build_tree(root)
     index = base / "ix"
-    t0 = time.monotonic()
+    # The timeout only catches a hang (a FIFO read, a symlink loop); it is not a speed claim.
     out = subprocess.run(kb_cmd(index, "index", root, "--json"), cwd=base, env=kb_env(), capture_output=True,
                          text=True, encoding="utf-8", timeout=120)
-    seconds = time.monotonic() - t0
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     with KnowledgeBase(base / "api-ix") as kb:
         api_summary = kb.index([root])
-    return Messy(root, index, summary, api_summary, specials, seconds)
+    return Messy(root, index, summary, api_summary, specials)
 
 
 def _find(kb: KnowledgeBase, word: str, doc_id: str):
@@ -216,7 +216,6 @@ def test_the_rest_of_the_collection_is_indexed(messy):
         assert kb.get("j-ok-5#1").text.startswith("中部地区崛起")
         assert not kb.search('"恶意脚本内容"', expand=False), "script content must not be indexed"
         assert not kb.search('"首页脚本"', expand=False), "script content must not be indexed"
-    assert messy.seconds < 60, f"indexing the messy collection took {messy.seconds:.1f} s"
 
 
 def test_jsonl_bad_lines_are_reported_by_line_number(messy):
@@ -326,15 +325,12 @@ def test_3mb_single_line_indexes_with_bounded_passages(tmp_path):
     text = _one_line(1_000_000)  # 3 MB of UTF-8 Chinese and no newline
     src = write_tree(tmp_path / "src", {"oneline.txt": text})
     assert (src / "oneline.txt").stat().st_size > 3_000_000
-    t0 = time.monotonic()
-    out = run_kb(tmp_path / "ix", "index", src, "--json", cwd=tmp_path, timeout=300)
-    seconds = time.monotonic() - t0
+    out = run_kb(tmp_path / "ix", "index", src, "--json", cwd=tmp_path, timeout=300)  # catches a hang only
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["indexed"] == 1 and summary["skipped"] == []
     with KnowledgeBase(tmp_path / "ix") as kb:
         _check_long_line(kb, "oneline", len(text))
-    assert seconds < 60, f"a 3 MB line took {seconds:.1f} s"
 
 
 @pytest.mark.slow
@@ -350,16 +346,13 @@ def test_20mb_file(tmp_path):
             f.write(p)
             size += len(p.encode())
         f.write(MARKS[2] + "在文件最后。\n")
-    t0 = time.monotonic()
-    out = run_kb(tmp_path / "ix", "index", src, "--json", cwd=tmp_path, timeout=900)
-    seconds = time.monotonic() - t0
+    out = run_kb(tmp_path / "ix", "index", src, "--json", cwd=tmp_path, timeout=900)  # catches a hang only
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["indexed"] == 1 and summary["skipped"] == []
     with KnowledgeBase(tmp_path / "ix") as kb:
         hits = kb.search(MARKS[2], expand=False)
         assert [h.doc_id for h in hits] == ["huge"]
-    assert seconds < 600, f"a 20 MB file took {seconds:.0f} s"
 
 
 # --- hostile queries ------------------------------------------------------------------------------------------
@@ -401,7 +394,17 @@ QUERIES = {
     "666 repeated words": " ".join(["户籍"] * 666),
     "lone surrogate (undecodable argv byte)": "\udcff户籍",
 }
-SLOW_OK = {"666 repeated words", "1,999 CJK characters, no spaces"}
+# The most leaf matchers (one per query term per segment) one hostile query may make the engine build.
+# The worst today is the 1,999-character run without spaces (about 550 on the seed); a query of a
+# word repeated 666 times built 7,993 before repeated words were deduplicated.
+MATCHER_BUDGET = 2_000
+# Queries over budget on the code issue 8 was written against (the mark goes when that item is fixed).
+OVER_BUDGET_TODAY = {"666 repeated words": "issue 8: repeated query words are deduplicated (7,993 matchers today)"}
+
+
+def _query_param(name: str):
+    marks = [pytest.mark.xfail(strict=True, reason=OVER_BUDGET_TODAY[name])] if name in OVER_BUDGET_TODAY else []
+    return pytest.param(name, marks=marks, id=name)
 
 
 @pytest.fixture(scope="module")
@@ -410,7 +413,7 @@ def query_kb(tmp_path_factory):
     src = write_tree(base / "seeds", {SEED.name: SEED.read_bytes()})
     kb = KnowledgeBase(base / "ix")
     kb.index([src])
-    kb.search("户籍")  # load the segmenter and dictionaries before timing
+    kb.search("户籍")  # fill the per-index caches, so counts are of the query's own work
     yield kb
     kb.close()
 
@@ -420,28 +423,25 @@ def _one_sentence(message: str) -> None:
     assert len(message) < 300, message
 
 
-@pytest.mark.parametrize("name", list(QUERIES))
+@pytest.mark.parametrize("name", [_query_param(n) for n in QUERIES])
 def test_hostile_query_api(query_kb, name):
     query = QUERIES[name]
-    t0 = time.monotonic()
-    try:
-        result = query_kb.search(query)
-    except QueryError as e:
-        _one_sentence(str(e))
-    except Exception as e:  # noqa: BLE001 - reported briefly (a RecursionError traceback is 1,000 frames)
-        pytest.fail(f"{name}: {type(e).__name__} instead of hits or QueryError: {str(e)[:300]}")
-    else:
-        assert result.total >= len(result)
-    seconds = time.monotonic() - t0
-    assert seconds < (3.0 if name in SLOW_OK else 2.0), f"{name}: {seconds:.2f} s"
+    with count_matchers() as work:
+        try:
+            result = query_kb.search(query)
+        except QueryError as e:
+            _one_sentence(str(e))
+        except Exception as e:  # noqa: BLE001 - reported briefly (a RecursionError traceback is 1,000 frames)
+            pytest.fail(f"{name}: {type(e).__name__} instead of hits or QueryError: {str(e)[:300]}")
+        else:
+            assert result.total >= len(result)
+    assert work.matchers <= MATCHER_BUDGET, f"{name}: the engine built {work.matchers} matchers"
 
 
-@pytest.mark.parametrize("name", [n for n in QUERIES if not n.startswith("lone surrogate")])
+@pytest.mark.parametrize("name", [_query_param(n) for n in QUERIES if not n.startswith("lone surrogate")])
 def test_hostile_query_cli(query_kb, name):
-    t0 = time.monotonic()
-    result = CliRunner().invoke(cli_main, ["--index", str(query_kb.path), "search", QUERIES[name]])
-    seconds = time.monotonic() - t0
-    assert seconds < (3.0 if name in SLOW_OK else 2.0), f"{name}: {seconds:.2f} s"
+    with count_matchers() as work:
+        result = CliRunner().invoke(cli_main, ["--index", str(query_kb.path), "search", QUERIES[name]])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code in (0, 2), (result.exit_code, result.output)
     if result.exit_code == 2:
@@ -449,6 +449,8 @@ def test_hostile_query_cli(query_kb, name):
         assert result.stdout == ""
     else:
         assert re.search(r"matching passages|No passages match", result.stdout), result.stdout
+    # The CLI follows "did you mean" when nothing matches, so it may search twice.
+    assert work.matchers <= 2 * MATCHER_BUDGET, f"{name}: the engine built {work.matchers} matchers"
 
 
 @pytest.mark.parametrize("arg", [b"\xff\xfe", "户籍".encode() + b"\xff", "户籍".encode("gb18030")],
@@ -466,20 +468,25 @@ def test_undecodable_query_bytes_in_argv(query_kb, tmp_path, arg):
             f"a bad query must not be reported as a broken index: {stderr!r}")
 
 
-def test_long_query_via_real_cli_is_rejected_quickly(query_kb, tmp_path):
-    t0 = time.monotonic()
-    out = run_kb(query_kb.path, "search", "户籍改革" * 2500, cwd=tmp_path, timeout=60)
+def test_long_query_via_real_cli_is_rejected(query_kb, tmp_path):
+    out = run_kb(query_kb.path, "search", "户籍改革" * 2500, cwd=tmp_path, timeout=60)  # the timeout catches a hang
     assert out.returncode == 2 and out.stderr.startswith("Error: ") and out.stderr.count("\n") == 1, out.stderr
-    assert time.monotonic() - t0 < 10
+
+
+# Work per English word of a long query: each is looked up in CC-CEDICT and each of its (at most three)
+# senses is searched as text, section and title; about 12 matchers per word today.
+MATCHERS_PER_ENGLISH_WORD = 30
 
 
 def test_max_length_english_query_is_bounded(query_kb):
-    """Every English word is looked up in CC-CEDICT; a 2,000-character query must still answer."""
+    """Every English word is looked up in CC-CEDICT; a 2,000-character query answers with work that
+    grows linearly with its words."""
     words = re.findall(r"[a-z]{4,}", (ROOT / "README.md").read_text("utf-8").lower())
     query = " ".join(dict.fromkeys(words))[:1999]
-    t0 = time.monotonic()
-    try:
-        query_kb.search(query)
-    except QueryError as e:
-        _one_sentence(str(e))
-    assert time.monotonic() - t0 < 5.0
+    with count_matchers() as work:
+        try:
+            query_kb.search(query)
+        except QueryError as e:
+            _one_sentence(str(e))
+    n = len(query.split())
+    assert work.matchers <= MATCHERS_PER_ENGLISH_WORD * n, f"{n} English words built {work.matchers} matchers"

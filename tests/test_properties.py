@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED, SEED_ID, write_tree
+from conftest import SEED, SEED_ID, count_matchers, write_tree
 from kb import KnowledgeBase, QueryError
 from kb.text import normalize
 from kb.text.segment import word_tokens
@@ -18,7 +18,10 @@ from kb.readers import line_blocks
 from kb.readers.markdown import markdown_blocks
 
 PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-QUERY_SECONDS = 3.0
+# The most leaf matchers one generated query (at most 80 characters or 14 syntax pieces) may make the
+# engine build: the work guard that replaces a stopwatch. Generated queries build at most about 150 on
+# the seed; a blow-up such as one word repeated 666 times built thousands.
+MATCHER_BUDGET = 2_000
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +36,20 @@ def seed_index(tmp_path_factory):
 
 
 def _search(kb: KnowledgeBase, query: str) -> None:
-    t0 = time.monotonic()
-    try:
-        result = kb.search(query)
-    except QueryError as e:
-        msg = str(e)
-        assert msg and "\n" not in msg, msg
-    except Exception as e:  # noqa: BLE001 - reported briefly
-        pytest.fail(f"{type(e).__name__} instead of hits or QueryError: {str(e)[:300]}")
-    else:
-        assert result.total >= len(result)
-        for hit in result:
-            for s, e in hit.highlights:
-                assert 0 <= s < e <= len(hit.text)
-    assert time.monotonic() - t0 < QUERY_SECONDS, f"{query!r} took {time.monotonic() - t0:.2f} s"
+    with count_matchers() as work:
+        try:
+            result = kb.search(query)
+        except QueryError as e:
+            msg = str(e)
+            assert msg and "\n" not in msg, msg
+        except Exception as e:  # noqa: BLE001 - reported briefly
+            pytest.fail(f"{type(e).__name__} instead of hits or QueryError: {str(e)[:300]}")
+        else:
+            assert result.total >= len(result)
+            for hit in result:
+                for s, e in hit.highlights:
+                    assert 0 <= s < e <= len(hit.text)
+    assert work.matchers <= MATCHER_BUDGET, f"{query!r} made the engine build {work.matchers} matchers"
 
 
 # --- queries ----------------------------------------------------------------------------------------------
@@ -89,9 +92,13 @@ PIECE_OF_TEXT = st.builds(lambda a, n: SEED_TEXT[a:a + n], st.integers(0, len(SE
 @given(PIECE_OF_ID | PIECE_OF_TEXT | st.text(max_size=5))
 @example("2020-12-01")
 @example("-")
+@example("0\x08")  # found by a random run: \x08 is a space in a query
 def test_exact_phrase_hits_contain_the_phrase(seed_index, piece):
     """Every passage an exact phrase finds contains it (in its text or section), whatever the phrase."""
     assume(piece.strip() and '"' not in piece)
+    # A query's control characters become spaces and its zero-width characters are dropped (see the
+    # hostile-query tests), so a phrase holding one is not searched as that exact string.
+    assume(not any(unicodedata.category(c) in ("Cc", "Cf") for c in piece))
     try:
         result = seed_index.search(f'"{piece}"', expand=False, limit=50)
     except QueryError:

@@ -3,8 +3,12 @@ two writers at once, searches during a write, one KnowledgeBase shared by thread
 
 Kill points are found by watching the index directory for the files a run writes in each
 phase (Whoosh postings while passages are added, column files during the commit, the new
-table of contents once Whoosh has committed, the manifest at the end), so each kill lands in the
-phase it names rather than after a guessed delay. The invariants checked afterwards:
+table of contents once Whoosh has committed, the manifest at the end). A run is started frozen
+(SIGSTOP) and let go in short slices, and the directory is looked at only while it is frozen, so
+each kill lands in the phase it names however busy the machine is, rather than after a guessed
+delay or a race with a polling loop. Nothing here asserts wall-clock time or counts what happened
+"during" a run by luck: where a test needs searches while a writer is mid-run, it holds the
+writer frozen at a phase and waits for the searches. The invariants checked afterwards:
 
 * a killed first build leaves either no index (a clear IndexNotFoundError) or a complete one;
 * a killed update leaves an index that opens and answers with the old or the new content,
@@ -157,12 +161,19 @@ class Watch:
         self.index = index
         self.before = _entries(index) if index.exists() else set()
         self.manifests = _mtimes(index, "gen-*/manifest-*.json")
+        self.seen: set[str] = set()  # every new entry seen so far, including temporary files since removed
 
     def new(self) -> set[str]:
-        return _entries(self.index) - self.before if self.index.exists() else set()
+        new = _entries(self.index) - self.before if self.index.exists() else set()
+        self.seen |= new
+        return new
 
     def phase(self, name: str) -> bool:
         new = self.new()
+        if name == "lock":  # the run has created the lock file (it is taking or holds the write lock)
+            return ".lock" in new
+        if name.startswith("files:"):  # the run has written its N-th new file or directory
+            return len(self.seen) >= int(name[6:])
         if name == "generation":  # the run took the lock and made its generation directory
             return any(re.fullmatch(r"gen-\d+", n) for n in new)
         if name == "adding":  # Whoosh has opened the new segment's posting files
@@ -179,31 +190,81 @@ class Watch:
         raise ValueError(name)
 
 
+# A frozen run is let go for this long between two looks at its index directory. Every phase lasts
+# several times longer than this in the run's own running time, so stepping a run cannot skip a phase
+# however busy the machine is (a look happens only while the run is frozen).
+SLICE = 0.01
+
+
+def _is_frozen(pid: int) -> bool:
+    """True when ``pid`` is stopped (or already gone), from its state in /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("T", "t", "Z", "X")
+
+
+def freeze(proc: subprocess.Popen) -> None:
+    """Stop the run and every process of its session, and wait until it is really stopped."""
+    with _suppress():
+        os.killpg(proc.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 60
+    while not _is_frozen(proc.pid):
+        if time.monotonic() > deadline:
+            pytest.fail("the run did not stop on SIGSTOP")
+        time.sleep(0.001)
+
+
+def thaw(proc: subprocess.Popen) -> None:
+    with _suppress():
+        os.killpg(proc.pid, signal.SIGCONT)
+
+
+def step_until(proc: subprocess.Popen, watch: "Watch", phase: str, timeout: float = 120.0) -> bool:
+    """Let a frozen run go in slices of SLICE seconds until ``phase`` is seen (the run is frozen then:
+    True) or the run exits (False). ``timeout`` only catches a run that hangs."""
+    deadline = time.monotonic() + timeout
+    while not watch.phase(phase):
+        if proc.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            pytest.fail(f"kb index did not finish or reach {phase!r} within {timeout:.0f} s")
+        thaw(proc)
+        time.sleep(SLICE)
+        freeze(proc)
+    return True
+
+
+def start_frozen(index: Path, src: Path, *args, **popen) -> subprocess.Popen:
+    """`kb index SRC ARGS` in a session of its own, frozen before it has done any work worth the name
+    (it is still starting Python)."""
+    proc = subprocess.Popen(kb_cmd(index, "index", src, *args), cwd=index.parent, env=kb_env(),
+                            start_new_session=True, **popen)
+    freeze(proc)
+    return proc
+
+
 def kill_index_run(index: Path, src: Path, point, *, extra=(), must_interrupt: bool = True,
-                   timeout: float = 60.0) -> int:
-    """Start `kb index SRC`, SIGKILL it when phase ``point`` is seen (or after ``point`` seconds
-    when it is a number); returns the exit status (-9 when killed)."""
+                   timeout: float = 120.0) -> int:
+    """Start `kb index SRC`, step it until phase ``point`` (see ``Watch.phase``) is seen and SIGKILL it
+    there, while it is frozen; returns the exit status (-9 when killed)."""
     watch = Watch(index)
     err = index.parent / f"kill-{time.monotonic_ns()}.err"
     with open(err, "wb") as ferr:
-        proc = subprocess.Popen(kb_cmd(index, "index", src, *extra), cwd=index.parent, env=kb_env(),
-                                stdout=subprocess.DEVNULL, stderr=ferr, start_new_session=True)
-    t0 = time.monotonic()
+        proc = start_frozen(index, src, *extra, stdout=subprocess.DEVNULL, stderr=ferr)
     try:
-        while proc.poll() is None:
-            elapsed = time.monotonic() - t0
-            if elapsed > timeout:
-                pytest.fail(f"kb index did not finish or reach {point!r} within {timeout} s")
-            if elapsed >= point if isinstance(point, (int, float)) else watch.phase(point):
-                if point == "adding":
-                    time.sleep(0.05)  # a few documents into the segment
-                os.kill(proc.pid, signal.SIGKILL)
-                break
-            time.sleep(0.001)
+        if step_until(proc, watch, point, timeout):
+            if point == "adding":  # a few documents into the segment
+                for _ in range(5):
+                    thaw(proc)
+                    time.sleep(SLICE)
+                    freeze(proc)
+            with _suppress():
+                os.killpg(proc.pid, signal.SIGKILL)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        with _suppress():  # the run's own process group (helpers it may have), before it is reaped
+        with _suppress():  # the run and any helper it has, before it is reaped
             os.killpg(proc.pid, signal.SIGKILL)
         rc = proc.wait(timeout=30)
     if rc != -signal.SIGKILL and must_interrupt:
@@ -330,9 +391,9 @@ def test_killed_first_build_cli_says_no_index(tmp_path, corpus):
 
 
 def test_killed_first_build_at_startup_then_rebuilt(tmp_path, corpus):
-    """Killed right after it started (before or while taking the lock)."""
+    """Killed right after it started, as soon as it created the lock file."""
     index = tmp_path / "ix"
-    kill_index_run(index, corpus.src, 0.05)
+    kill_index_run(index, corpus.src, "lock")
     with KnowledgeBase(index) as kb:
         with pytest.raises(IndexNotFoundError):
             kb.search(CORPUS_MARK)
@@ -344,11 +405,11 @@ def test_killing_only_the_main_process_releases_the_write_lock(tmp_path, corpus)
     keep the write lock, so the next `kb index` (waiting at most 20 s) gets it and finishes."""
     index = tmp_path / "ix"
     watch = Watch(index)
-    proc = subprocess.Popen(kb_cmd(index, "index", corpus.src), cwd=tmp_path, env=kb_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_frozen(index, corpus.src, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: watch.phase("adding") or proc.poll() is not None, 60, "the run to start writing")
-        os.kill(proc.pid, signal.SIGKILL)
+        assert step_until(proc, watch, "adding"), "the run finished before it started writing"
+        os.kill(proc.pid, signal.SIGKILL)  # the main process only
+        thaw(proc)  # helpers, if any, run on as they would after the OOM killer
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it could be killed"
         again = run_kb(index, "index", corpus.src, "--wait", "20", cwd=tmp_path, timeout=120)
         assert again.returncode == 0, again.stderr
@@ -388,22 +449,18 @@ def test_killed_rebuild_keeps_the_previous_index(tmp_path, corpus, point):
     assert_complete(index, corpus.src, corpus.new, f"after a rebuild killed at {point}")
 
 
-def test_update_killed_after_varying_delays(tmp_path, corpus):
-    """Kill the same update at six delays spread over an uninterrupted run's duration."""
-    probe = old_index_copy(corpus, tmp_path / "probe")
-    t0 = time.monotonic()
-    done = subprocess.run(kb_cmd(probe, "index", corpus.src), cwd=tmp_path, env=kb_env(), capture_output=True,
-                          timeout=120)
-    duration = time.monotonic() - t0
-    assert done.returncode == 0, done.stderr
+def test_update_killed_at_successive_files(tmp_path, corpus):
+    """Kill the same update when the N-th new file of the run appears in the index directory, for N
+    spread over the files an update writes (postings, recall file and manifest, columns, the table of
+    contents, the pinyin map): points between the named phases, found without a clock."""
     seen = []
-    for frac in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9):
-        index = old_index_copy(corpus, tmp_path / f"d{int(frac * 100)}")
-        rc = kill_index_run(index, corpus.src, duration * frac, must_interrupt=False)
+    for n in (1, 3, 5, 7, 9, 11, 13, 14):
+        index = old_index_copy(corpus, tmp_path / f"n{n}")
+        rc = kill_index_run(index, corpus.src, f"files:{n}", must_interrupt=False)
         with KnowledgeBase(index) as kb:
-            seen.append((frac, rc, assert_consistent(kb, {"old": corpus.old, "new": corpus.new},
-                                                     f"update killed after {duration * frac:.2f} s")))
-    assert any(rc == -signal.SIGKILL for _f, rc, _v in seen), seen
+            seen.append((n, rc, assert_consistent(kb, {"old": corpus.old, "new": corpus.new},
+                                                  f"update killed at its file number {n}")))
+    assert seen[0][1] == -signal.SIGKILL, f"the kill at the run's first file must land mid-run: {seen}"
     assert_complete(index, corpus.src, corpus.new, "after the last killed update")
 
 
@@ -441,31 +498,45 @@ def _wait_for(pred, timeout: float, what: str) -> None:
         time.sleep(0.002)
 
 
+def _holds_open(pid: int, path: Path) -> bool:
+    """True when process ``pid`` has ``path`` open (read from /proc, so no timing is involved)."""
+    target = str(path.resolve())
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
     """A holds the write lock (frozen with SIGSTOP right after taking it); B with --wait 0.5 gives up
-    with exit code 2 and one line; C with --wait 60 waits, then runs once A is done."""
+    with exit code 2 and one line; C with --wait 60 waits (it has the lock file open while A, frozen,
+    holds the lock), then runs once A is done."""
     index = tmp_path / "ix"
     env = kb_env()
-    a = subprocess.Popen(kb_cmd(index, "index", corpus.src, "--json"), cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    watch = Watch(index)
+    a = start_frozen(index, corpus.src, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     c = None
     try:
-        watch = Watch(index)
-        _wait_for(lambda: watch.phase("generation") or a.poll() is not None, 60, "the first run to take the lock")
-        os.kill(a.pid, signal.SIGSTOP)
-        assert a.poll() is None, "the first run ended before it could be paused"
-        t0 = time.monotonic()
+        assert step_until(a, watch, "generation"), "the first run ended before it could be paused"
+        # The timeout catches a writer that waits forever instead of giving up after --wait.
         b = subprocess.run(kb_cmd(index, "index", corpus.src, "--wait", "0.5"), cwd=tmp_path, env=env,
                            capture_output=True, text=True, encoding="utf-8", timeout=60)
         assert b.returncode == 2, (b.returncode, b.stdout, b.stderr)
         assert b.stderr.startswith("Error: ") and b.stderr.count("\n") == 1, b.stderr
         assert "Traceback" not in b.stderr and "corrupt" not in b.stderr.lower(), b.stderr
-        assert time.monotonic() - t0 < 30
         c = subprocess.Popen(kb_cmd(index, "index", corpus.src, "--json", "--wait", "60"), cwd=tmp_path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        time.sleep(1.0)
-        assert c.poll() is None, "the second writer must wait for the lock"
-        os.kill(a.pid, signal.SIGCONT)
+        _wait_for(lambda: _holds_open(c.pid, index / ".lock") or c.poll() is not None, 60,
+                  "the second writer to reach the lock")
+        assert c.poll() is None, "the second writer must wait for the lock while the first holds it"
+        thaw(a)
         out_a, err_a = a.communicate(timeout=60)
         assert a.returncode == 0, err_a
         out_c, err_c = c.communicate(timeout=60)
@@ -521,6 +592,10 @@ class SearchLoop(threading.Thread):
         self.seen: list[str] = []
         self.errors: list[str] = []
 
+    def answered(self) -> int:
+        """Searches finished so far, with or without an error."""
+        return len(self.seen) + len(self.errors)
+
     def run(self):
         while not self.stop.is_set():
             try:
@@ -540,8 +615,9 @@ def cli_snapshot(index: Path, cwd: Path) -> dict:
 @pytest.mark.parametrize("mode", ["update", "rebuild"])
 def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     """API searches in a loop and CLI searches at three phases (the writer frozen there with
-    SIGSTOP so each phase is really observed) all succeed with the old or the new content;
-    when the run is done the same KnowledgeBase sees the new content."""
+    SIGSTOP so each phase is really observed, and the API loop made to search there too) all
+    succeed with the old or the new content; when the run is done the same KnowledgeBase sees
+    the new content."""
     index = old_index_copy(corpus, tmp_path)
     versions = {"old": corpus.old, "new": corpus.new}
     kb = KnowledgeBase(index)
@@ -549,8 +625,7 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     loop.start()
     watch = Watch(index)
     extra = ["--rebuild"] if mode == "rebuild" else []
-    writer = subprocess.Popen(kb_cmd(index, "index", corpus.src, *extra), cwd=tmp_path, env=kb_env(),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    writer = start_frozen(index, corpus.src, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cli_seen = []
     cli_loop: list[str] = []
     writer_done = threading.Event()
@@ -567,34 +642,34 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     cli_thread.start()
     try:
         for phase in ("adding", "commit", "committed"):
-            _wait_for(lambda: watch.phase(phase) or writer.poll() is not None, 60, f"phase {phase}")
-            if writer.poll() is not None:
+            if not step_until(writer, watch, phase):  # the writer is frozen at the phase
                 break
-            os.kill(writer.pid, signal.SIGSTOP)
-            try:
-                snap = cli_snapshot(index, tmp_path)
-                version = next((n for n, r in versions.items() if r.passages == snap), "MIX")
-                api_version, problems = consistency(kb, versions)  # the writer is paused: no switch now
-                if api_version != version:
-                    problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
-                cli_seen.append((phase, version, problems))
-            finally:
-                os.kill(writer.pid, signal.SIGCONT)
+            # Two more answers: the second one started while the writer was frozen at this phase.
+            target = loop.answered() + 2
+            _wait_for(lambda: loop.answered() >= target or not loop.is_alive(), 60,
+                      f"the search loop to answer at phase {phase}")
+            snap = cli_snapshot(index, tmp_path)
+            version = next((n for n, r in versions.items() if r.passages == snap), "MIX")
+            api_version, problems = consistency(kb, versions)  # the writer is frozen: no switch now
+            if api_version != version:
+                problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
+            cli_seen.append((phase, version, problems))
+        _wait_for(lambda: len(cli_loop) >= 1, 60, "a `kb search` process to answer during the run")
+        thaw(writer)
         _, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err
-        time.sleep(0.05)
     finally:
         writer_done.set()
         loop.stop.set()
         loop.join(timeout=30)
         cli_thread.join(timeout=60)
         if writer.poll() is None:
-            os.kill(writer.pid, signal.SIGCONT)
+            thaw(writer)
             writer.kill()
             writer.wait(timeout=30)
     try:
         assert not loop.errors, f"{len(loop.errors)} searches failed during the run, e.g. {loop.errors[:3]}"
-        assert len(loop.seen) >= 5, "the search loop hardly ran"
+        assert loop.answered() >= 2 * len(cli_seen), "the search loop answered at every phase"
         assert cli_loop and all(v in ("old", "new") for v in cli_loop), cli_loop
         assert len(cli_seen) == 3 and all(v in ("old", "new") for _p, v, _x in cli_seen), cli_seen
         assert not [x for x in cli_seen if x[2]], f"with the writer paused, searches disagree: {cli_seen}"
@@ -701,14 +776,31 @@ import sys
 from kb import KnowledgeBase
 with KnowledgeBase(sys.argv[1]) as kb:
     for _ in range(int(sys.argv[3])):
+        if not sys.stdin.readline():  # the test says when to rebuild again
+            break
         kb.index([sys.argv[2]], rebuild=True)
+        print("rebuilt", flush=True)
 """
+REBUILDS = 30
+
+
+def _read_line(proc: subprocess.Popen, timeout: float = 60.0) -> str:
+    """The next line ``proc`` prints ("" when it exits); the timeout only catches a hang."""
+    import select
+
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        pytest.fail(f"the rebuilding process printed nothing for {timeout:.0f} s")
+    return proc.stdout.readline()
 
 
 def test_searches_survive_repeated_rebuilds(tmp_path):
     """A real process rebuilds a small index 30 times (each rebuild publishes a new generation and
     deletes the old one) while two threads search: one through a shared KnowledgeBase, one opening
-    a new KnowledgeBase per search as each `kb search` process does. Every search must answer."""
+    a new KnowledgeBase per search as each `kb search` process does. Every search must answer.
+
+    The rebuilds and the searches interleave by handshake, not by timing: before each rebuild,
+    each thread has finished two more searches, so each thread searches every generation."""
     src = write_tree(tmp_path / "src", {"a.txt": "小文件\n户籍制度改革持续推进，落户门槛进一步降低。\n"})
     index = tmp_path / "ix"
     with KnowledgeBase(index) as kb:
@@ -716,7 +808,7 @@ def test_searches_survive_repeated_rebuilds(tmp_path):
     shared = KnowledgeBase(index)
     stop = threading.Event()
     errors: list[str] = []
-    counts = [0, 0]
+    answered = [0, 0]
 
     def search(n: int) -> None:
         while not stop.is_set():
@@ -725,24 +817,37 @@ def test_searches_survive_repeated_rebuilds(tmp_path):
                 hits = kb.search("户籍", expand=False)
                 if [h.id for h in hits] != ["a#1"]:
                     errors.append(f"thread {n}: wrong hits {[h.id for h in hits]}")
-                counts[n] += 1
             except Exception as e:  # noqa: BLE001
                 errors.append(f"thread {n}: {type(e).__name__}: {e}")
             finally:
+                answered[n] += 1
                 if kb is not shared:
                     kb.close()
 
     threads = [threading.Thread(target=search, args=(n,), daemon=True) for n in (0, 1)]
     for t in threads:
         t.start()
+    proc = subprocess.Popen([sys.executable, "-c", REBUILD_LOOP, str(index), str(src), str(REBUILDS)], cwd=tmp_path,
+                            env=kb_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
-        out = subprocess.run([sys.executable, "-c", REBUILD_LOOP, str(index), str(src), "30"], cwd=tmp_path,
-                             env=kb_env(), capture_output=True, text=True, timeout=120)
+        for i in range(REBUILDS):
+            target = [a + 2 for a in answered]
+            _wait_for(lambda: all(a >= t for a, t in zip(answered, target)), 60, f"searches before rebuild {i + 1}")
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            line = _read_line(proc)
+            assert line == "rebuilt\n", f"rebuild {i + 1} did not finish: {line!r} {proc.stderr.read()[-2000:]}"
+        proc.stdin.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0, err
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=30)
         shared.close()
-    assert out.returncode == 0, out.stderr
-    assert min(counts) > 20, counts
-    assert not errors, f"{len(errors)} of {sum(counts) + len(errors)} searches failed during rebuilds, e.g. {errors[:3]}"
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert min(answered) >= 2 * REBUILDS, answered
+    assert not errors, f"{len(errors)} of {sum(answered)} searches failed during rebuilds, e.g. {errors[:3]}"
