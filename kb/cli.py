@@ -412,7 +412,8 @@ def search_cmd(kb: KnowledgeBase, words: tuple[str, ...], limit: int, section: s
     elif result.suggestion:
         click.echo(f"Did you mean: {result.suggestion}")
     if result.relaxed:
-        click.echo(f"No passage has all the words of {query!r}; showing passages with most of them.")
+        words = [w for w in query.split() if not w.startswith("-") and w not in ("AND", "OR", "NOT")]
+        click.echo(f"No passage has all of {', '.join(words)}; showing passages with most of them.")
     if explain:
         if result.relaxed:
             click.echo("relaxed: ranked by how many of the query's words each passage has, then by score")

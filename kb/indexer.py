@@ -135,8 +135,8 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
             raise
         skipped.extend(run.skipped)
         _phase("committed")
-        if run.written_passages or fresh or run.reanalysed:
-            run.write_pinyin(commit)
+        if run.written_passages or fresh or run.reanalysed or store.snapshot(gen, commit).pinyin_path() is None:
+            run.write_pinyin(commit)  # (also repairs a deleted map)
         # Readers may still be on the previous commit for a moment; older snapshots go.
         Snapshot.prune(gen, keep=(commit, base))
         if fresh:

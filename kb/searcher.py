@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import config
+from .errors import IndexCorruptError
 from .engine.base import DocumentRecord, EngineReader, PassageRecord
 from .highlight import highlight_spans, make_snippet
 from .lexicon import LazyPinyinMap
@@ -87,7 +88,10 @@ class ReaderPool:
             return c
         snapshot = self.store.snapshot(gen, commit)
         manifest = snapshot.read_manifest()  # refuses another format before the engine reads anything
-        c = _Commit(gen, commit, snapshot, self.engine.new_cache(), LazyPinyinMap(snapshot.pinyin_path()), manifest)
+        pinyin = snapshot.pinyin_path()
+        if pinyin is None:  # pinyin queries would silently find nothing
+            raise IndexCorruptError(f"The index at {self.store.path} has no pinyin map; rebuild it.")
+        c = _Commit(gen, commit, snapshot, self.engine.new_cache(), LazyPinyinMap(pinyin), manifest)
         with self._lock:
             c = self._commits.setdefault(key, c)
             for k, other in self._commits.items():

@@ -166,7 +166,6 @@ def _with_examples(fn):
     return fn
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: filters hold on every path (the relaxed retry ORs the filters away)")
 @settings(max_examples=150, **PROFILE)
 @given(cases())
 @_with_examples
@@ -181,10 +180,9 @@ def test_every_hit_satisfies_every_filter_without_expansion(reports, case):
     check(reports, case, expand=False)
 
 
-FILTERS_HOLD = pytest.mark.xfail(strict=True, reason="issue 8: filters hold on every path")
 
 
-@pytest.mark.parametrize("case", [pytest.param(case, id=name, marks=[FILTERS_HOLD] if fails else [])
+@pytest.mark.parametrize("case", [pytest.param(case, id=name)
                                   for name, case, fails in ISSUE_CASES])
 def test_issue_cases_hold_their_filters(reports, case):
     check(reports, case)
@@ -212,7 +210,6 @@ def _cli_hits(index, tmp_path, *args) -> list[dict]:
     return json.loads(out.stdout)["hits"]
 
 
-@FILTERS_HOLD
 @pytest.mark.parametrize("args", CLI_CASES, ids=["doc", "section", "topic", "typed-doc", "did-you-mean"])
 def test_cli_filtered_search_stays_inside_its_filter(reports_index, tmp_path, args):
     hits = _cli_hits(reports_index, tmp_path, *args)

@@ -1,8 +1,7 @@
 """Issue 8, "trustworthy answers": relaxation is explicit, and output a person can read.
 
-Tests marked ``xfail(strict=True, reason="issue 8: …")`` fail on the code the issue was written
-against; whoever fixes an item removes its mark. Filters are in ``test_filters_property.py``,
-errors in ``test_trust_errors.py``, resources in ``test_trust_resources.py``.
+Filters are in ``test_filters_property.py``, errors in ``test_trust_errors.py``, resources in
+``test_trust_resources.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ def one_line_error(result) -> str:
 
 # --- relaxation is explicit ------------------------------------------------------------------------
 
-RELAXED = pytest.mark.xfail(strict=True, reason="issue 8: relaxation is explicit")
 THREE = "户籍 高速公路 人才"  # no passage has all three; several have two of them
 
 
@@ -61,7 +59,6 @@ def words_matched(hit, query: str, result) -> int:
     return sum(matched(hit, w, result) for w in query.split())
 
 
-@RELAXED
 @pytest.mark.parametrize("query", ["户籍 AND 高速公路", "户籍 AND 北京", "huji AND 高速公路", "(户籍 OR 户口) AND 铁路",
                                    "household registration AND 高速公路"])
 def test_explicit_and_is_never_relaxed(reports, query):
@@ -73,7 +70,6 @@ def test_explicit_and_is_never_relaxed(reports, query):
     assert result.relaxed is False
 
 
-@RELAXED
 def test_implicit_query_falls_back_to_most_words_and_says_so(reports):
     result = reports.search(THREE, limit=50)
     assert result.relaxed is True
@@ -87,7 +83,6 @@ def test_implicit_query_falls_back_to_most_words_and_says_so(reports):
         f"{[(h.id, c, h.score) for h, c in zip(result, counts)]}")
 
 
-@RELAXED
 def test_a_query_whose_words_all_occur_is_not_relaxed(reports):
     result = reports.search("户籍 人才", limit=50)
     assert result and result.relaxed is False
@@ -108,7 +103,6 @@ def test_every_hit_of_an_answer_that_is_not_relaxed_has_every_word(reports, quer
             assert matched(hit, w, result), f"{hit.id} lacks {w!r} ({hit.section}: {hit.text})"
 
 
-@RELAXED
 def test_relaxed_flag_in_json(reports):
     data = json.loads(cli(reports.path, "search", THREE, "--json").stdout)
     assert data["relaxed"] is True and data["hits"]
@@ -121,7 +115,6 @@ def test_relaxed_flag_in_json(reports):
 RELAXED_LINE = re.compile(r"No passage has all of .+; showing passages with most of them")
 
 
-@RELAXED
 def test_cli_says_when_it_relaxed(reports):
     out = cli(reports.path, "search", THREE).stdout
     lines = [line for line in out.splitlines() if RELAXED_LINE.search(line)]
@@ -130,7 +123,6 @@ def test_cli_says_when_it_relaxed(reports):
     assert not RELAXED_LINE.search(cli(reports.path, "search", "户籍 人才").stdout)
 
 
-@RELAXED
 def test_explain_says_when_it_relaxed(reports):
     """--explain has a line of its own about relaxation (this suite looks for the word "relax")."""
     relaxed = cli(reports.path, "search", THREE, "--explain").stdout
@@ -139,7 +131,6 @@ def test_explain_says_when_it_relaxed(reports):
     assert not re.search(r"relax", plain, re.I), plain
 
 
-@RELAXED
 def test_readme_describes_relaxation():
     readme = (ROOT / "README.md").read_text("utf-8")
     assert '"relaxed"' in readme, "the JSON section lists the relaxed key"
@@ -184,7 +175,6 @@ def _cut_highlights(hit) -> list[str]:
     return [m for m in re.findall(r"<mark>(.*?)</mark>", hit.snippet) if m not in whole]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a snippet never starts or ends inside a highlight")
 @pytest.mark.parametrize("query", ["户籍", "GDP 增长"])
 def test_snippet_never_starts_or_ends_inside_a_highlight(snippets, query):
     result = snippets.search(query, limit=100)
@@ -230,7 +220,6 @@ def _snippet_line(stdout: str) -> str:
     return lines[n + 1].strip()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: highlight markers are never confused with brackets in the text")
 @pytest.mark.parametrize("query", ["免责声明", "户籍"])
 def test_highlight_markers_never_occur_in_the_text_they_mark(tmp_path, query):
     """Chosen requirement: in plain output (not a terminal, NO_COLOR) the strings that mark a highlight
@@ -283,7 +272,6 @@ NEWLINES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a passage or section path with newlines prints as one tidy block")
 @pytest.mark.parametrize("context", ["0", "1"])
 def test_passages_with_newlines_print_as_one_block_each(tmp_path, context):
     src = write_tree(tmp_path / "src", NEWLINES)
@@ -306,7 +294,6 @@ def test_ordinary_passages_print_as_one_block_each(reports, tmp_path):
 # --- command line ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: --index works after the subcommand")
 @pytest.mark.parametrize("args", [["search", "户籍", "--json"], ["stats", "--json"], ["topics", "--json"],
                                   ["show", "gwr-xizang-2020#3", "--json"]], ids=lambda a: a[0])
 def test_index_option_after_the_subcommand(reports, args):
@@ -318,7 +305,6 @@ def test_index_option_after_the_subcommand(reports, args):
     assert json.loads(result.stdout) == json.loads(before.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: --index works after the subcommand")
 def test_index_option_after_the_subcommand_real_process(reports, tmp_path):
     for args in (["search", "户籍", "--json", "--index", str(reports.path)],
                  ["stats", "--index", str(reports.path), "--json"],
@@ -348,7 +334,6 @@ def test_exclusion_inside_the_query(reports):
     assert hits and not any("产业" in h["text"] for h in hits)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a query that starts with -term works or is explained")
 def test_query_starting_with_minus_works_or_points_to_double_dash(reports, tmp_path):
     """Chosen behaviour: `kb search "-产业 户籍"` either searches that query, or refuses with one
     sentence that shows the `--` form (and the README explains it); click's bare "No such option"
@@ -365,7 +350,6 @@ def test_query_starting_with_minus_works_or_points_to_double_dash(reports, tmp_p
     assert re.search(r"kb search (\S+ )*-- ", (ROOT / "README.md").read_text("utf-8")), "the README explains --"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: --json --jsonl together is refused")
 def test_json_and_jsonl_together_are_refused(reports):
     err = one_line_error(cli(reports.path, "search", "户籍", "--json", "--jsonl"))
     assert "--json" in err and "--jsonl" in err, err

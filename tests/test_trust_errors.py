@@ -1,8 +1,7 @@
 """Issue 8, "errors tell the truth": a damaged index says "rebuild", a bug does not, bad dates are refused,
 symlinked paths and `kb index .` work.
 
-Tests marked ``xfail(strict=True, reason="issue 8: …")`` fail on the code the issue was written
-against; whoever fixes an item removes its mark.
+Each test failed on the code the issue was written against; what that code gave is noted beside it.
 """
 
 from __future__ import annotations
@@ -42,8 +41,9 @@ DAMAGE = {
     "recall file truncated": ("recall", "truncate", False),
     "pinyin map deleted": ("pinyin", "delete", False),
 }
-# What each of these gives on the code the issue was written against.
-FAILS_TODAY = {
+# What each of these gave on the code the issue was written against (all now raise IndexCorruptError
+# or answer as the intact index does).
+BEFORE_ISSUE_8 = {
     "toc emptied": "TypeError: ord() expected a character, exit 1 with a traceback",
     "garbage in postings": "Exception: Block tag error, exit 1 with a traceback",
     "garbage in the term dictionary": "FileFormatError: Unknown file header, exit 1 with a traceback",
@@ -128,9 +128,7 @@ def check_message(message: str, gen: Path, damaged: list[Path]) -> None:
 
 
 def _case(name):
-    marks = [pytest.mark.xfail(strict=True, reason=f"issue 8: corrupt index ({FAILS_TODAY[name]})")] \
-        if name in FAILS_TODAY else []
-    return pytest.param(name, marks=marks, id=name.replace(" ", "-"))
+    return pytest.param(name, id=name.replace(" ", "-"))
 
 
 @pytest.mark.parametrize("name", [_case(n) for n in DAMAGE])
@@ -212,7 +210,6 @@ def break_hit_building(monkeypatch, exc: type[Exception]) -> int:
     return patched
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: a bug in kb is not reported as a corrupt index (it says rebuild today)")
 @pytest.mark.parametrize("exc", [KeyError, ValueError, AttributeError])
 def test_a_fault_in_hit_building_is_not_reported_as_a_corrupt_index(intact, monkeypatch, exc):
     index, _answers = intact
@@ -241,7 +238,6 @@ def reports_index(intact):
     return intact[0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: invalid dates are refused (accepted silently today)")
 @pytest.mark.parametrize("option", ["since", "until"])
 @pytest.mark.parametrize("date", BAD_DATES)
 def test_invalid_date_is_a_query_error(reports_index, option, date):
@@ -252,7 +248,6 @@ def test_invalid_date_is_a_query_error(reports_index, option, date):
     assert date in message and "\n" not in message, message
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: invalid dates are refused (accepted silently today)")
 @pytest.mark.parametrize("date", ["2020-13", "2020-02-30", "2020-12-32"])
 def test_invalid_date_cli_exit_2_with_one_sentence(reports_index, date):
     for option in ("--since", "--until"):
@@ -281,14 +276,12 @@ def test_text_that_is_not_a_date_is_a_query_error(reports_index):
 DOC = "标题\n户籍制度改革持续推进，落户门槛进一步降低。\n"
 
 
-SYMLINKED = pytest.mark.xfail(strict=True, reason="issue 8: a file indexed through a symlinked path "
-                                                  "(IndexCorruptError: …is not in the subpath… today)")
 
 
 @pytest.mark.parametrize("first, then", [
-    pytest.param("real", "link/a.txt", marks=SYMLINKED),
-    pytest.param("link", "link/a.txt", marks=SYMLINKED),
-    pytest.param("link/a.txt", "real", marks=SYMLINKED),
+    pytest.param("real", "link/a.txt"),
+    pytest.param("link", "link/a.txt"),
+    pytest.param("link/a.txt", "real"),
     ("link", "real/a.txt"),
 ])
 def test_file_indexed_through_a_symlinked_path_works_or_gets_a_true_sentence(tmp_path, first, then):
@@ -318,7 +311,6 @@ def _kb_in(cwd: Path, *args) -> subprocess.CompletedProcess:
                           encoding="utf-8", timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: `kb index .` must not index its own index/ directory")
 @pytest.mark.parametrize("where", [[], ["--index", "data/ix"]], ids=["default-index", "index-inside-the-tree"])
 def test_index_dot_leaves_its_own_index_directory_alone(tmp_path, where):
     proj = write_tree(tmp_path / "proj", {"a.txt": DOC, "data/b.md": "# 笔记\n\n宅基地制度改革试点稳慎推进。\n"})

@@ -32,7 +32,7 @@ __all__ = ["RecallFile", "record", "write", "read_records", "record_doc_id"]
 # starts at an even offset; a byte match at an odd offset straddles two
 # characters and is not a match.
 _ENC = "utf-16-le"
-_MAGIC = "kbrecall 2 "
+_MAGIC = "kbrecall 3 "  # then "<commit> <bytes of records>\n": a truncated file is noticed
 _RS = "\x1e".encode(_ENC)
 _US = "\x1f".encode(_ENC)
 
@@ -45,8 +45,21 @@ def record(pid: str, normalized: str) -> bytes:
 
 def write(path: Path, records: Iterable[bytes], commit: int) -> None:
     """Write the recall file of ``commit`` to ``path`` atomically."""
-    header = f"{_MAGIC}{commit}\n".encode(_ENC)
+    records = records if isinstance(records, list) else list(records)
+    header = f"{_MAGIC}{commit} {sum(len(r) for r in records)}\n".encode(_ENC)
     write_chunks_atomic(path, _chunks(header, records))
+
+
+def _header(head: str) -> tuple[int, int, int] | None:
+    """(commit, bytes of records, bytes of header) from the start of a file; None when it is not one."""
+    if not head.startswith(_MAGIC) or "\n" not in head:
+        return None
+    line = head[len(_MAGIC) : head.index("\n")]
+    try:
+        commit, size = (int(x) for x in line.split())
+    except ValueError:
+        return None
+    return commit, size, (len(_MAGIC) + len(line) + 1) * 2
 
 
 def _chunks(header: bytes, records: Iterable[bytes]):
@@ -66,11 +79,13 @@ def _chunks(header: bytes, records: Iterable[bytes]):
 def read_records(path: Path) -> list[bytes] | None:
     """The records of a recall file (None when there is no such file or it is unreadable)."""
     try:
-        text = path.read_bytes().decode(_ENC, "surrogatepass")
+        data = path.read_bytes()
+        text = data.decode(_ENC, "surrogatepass")
     except (OSError, UnicodeDecodeError):
         return None
-    if not text.startswith(_MAGIC):
-        return None
+    head = _header(text[:128])
+    if head is None or head[1] + head[2] != len(data):
+        return None  # not a recall file, or truncated
     body = text[text.find("\n") + 1 :]
     return [("\x1e" + r).encode(_ENC, "surrogatepass") for r in body.split("\x1e")[1:]]
 
@@ -100,10 +115,10 @@ class RecallFile:
             size = os.fstat(self._file.fileno()).st_size
             if size:
                 self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-                head = self._map[:128].decode(_ENC, "ignore")
-                if head.startswith(_MAGIC):
-                    self.commit = int(head[len(_MAGIC) : head.index("\n")])
-                else:
+                head = _header(self._map[:256].decode(_ENC, "ignore"))
+                if head is not None and head[1] + head[2] == size:
+                    self.commit = head[0]
+                else:  # not a recall file, or truncated: unavailable
                     self.close()
         except (OSError, ValueError):
             self.close()
