@@ -33,11 +33,29 @@ TOPIC_BOOST = 0.5
 SYNONYM_BOOST = 0.3
 DICTIONARY_BOOST = 0.25
 MAX_DICTIONARY_SENSES = 3
+MAX_DICTIONARY_CANDIDATES = 8  # senses looked at before those unrelated to the other query words are dropped
+DICTIONARY_WEIGHT = 0.5  # a dictionary-translated word counts half when ranking by how much of a query a passage covers
+ABBREVIATION_BOOST = 1.0  # a full form counts as much as its abbreviation, and the other way round
+ABBREVIATION_PART_BOOST = 0.5  # one part of a numbered slogan (稳就业 of 六稳) counts for less than all of it
+MAX_ABBREVIATION_FORMS = 3  # full forms tried for an abbreviation inside a longer query word
+# A dictionary sense or a pinyin reading is related to the other words of a query when it occurs
+# with one of them in at least this many passages (one, for an exact dictionary sense) and this many
+# times more often than by chance.
+RELATED_MIN_PASSAGES = 2
+RELATED_MIN_LIFT = 2.0
 MAX_PINYIN_WORDS = 3  # readings per pinyin syllable group
 MAX_PINYIN_COMBINATIONS = 27
 
 BM25_B = 0.75
 BM25_K1 = 1.2
+
+# Relaxation: a query that no passage (or, typed as a question, too few) matches in full shows the
+# passages with most of it, ranked by coverage (parts weighted by rarity) in this many steps, then by score.
+RELAX_TIERS = 10
+RELAX_BELOW = 10  # a search that shows every match (grouping, facets, export) relaxes below this many
+
+# Copies: passages with the same text (at least this long) are shown once, with the others' ids.
+COLLAPSE_MIN_CHARS = 20
 
 # Verbatim recall and ranking windows.
 VERBATIM_CAP = 20_000  # a string in more passages than this is matched by its words instead

@@ -135,6 +135,8 @@ class Hit:
     is the page the passage starts on, None for documents without pages.
     ``path`` is the document's file on this machine; ``rel`` is that path
     relative to the indexed root (what a server may show to others).
+    ``also_in`` holds the ids of passages elsewhere with the same text
+    (copies of it in other documents), which a search shows once, as this hit.
     """
 
     id: str
@@ -156,6 +158,7 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     page: int | None = None
     rel: str = ""
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,16 +65,89 @@ def _texts(node: q.Node):
 
 
 def _correct_chinese(vocab: Vocabulary, word: str) -> str:
+    """The index's word for a mistyped Chinese query word, or "".
+
+    The whole string first (户藉 → 户籍); failing that, each piece the
+    index does not know (乡村医声 → 乡村 + 医声 → 医生; runs of single
+    characters are one piece: 工伤保硷 → 工伤 + 保硷 → 保险).
+    """
+    fix = _closest(vocab, word)
+    if fix or len(word) < 3:
+        return fix
+    from ..text.segment import query_words
+
+    pieces: list[str] = []
+    single = ""
+    for w in query_words(word):
+        if len(w) == 1:
+            single += w
+            continue
+        if single:
+            pieces.append(single)
+            single = ""
+        pieces.append(w)
+    if single:
+        pieces.append(single)
+    out, changed = [], False
+    for piece in pieces:
+        if len(piece) >= 2 and has_cjk(piece) and vocab.doc_frequency(piece) == 0:
+            f = _closest(vocab, piece)
+            if f:
+                out.append(f)
+                changed = True
+                continue
+        out.append(piece)
+    return "".join(out) if changed else ""
+
+
+# Sounds that are easily confused when typing pinyin (flat and retroflex initials, n/l, front and back nasals).
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"), ("iang", "ian"), ("uang", "uan"))
+
+
+def _near_syllables(syl: str) -> set[str]:
+    out = set()
+    for a, b in _INITIALS:
+        for x, y in ((a, b), (b, a)):
+            if syl.startswith(x) and not (x == "z" and syl.startswith("zh")) and not (x == "c" and syl.startswith("ch")) \
+                    and not (x == "s" and syl.startswith("sh")):
+                out.add(y + syl[len(x):])
+    for a, b in _FINALS:
+        for x, y in ((a, b), (b, a)):
+            if syl.endswith(x) and not (x == "an" and syl.endswith(("ang", "ian", "uan"))) and not (
+                    x == "en" and syl.endswith("eng")) and not (x == "in" and syl.endswith("ing")):
+                out.add(syl[: -len(x)] + y)
+    out.discard(syl)
+    return out
+
+
+def _closest(vocab: Vocabulary, word: str) -> str:
+    """The best candidate for ``word`` among the index's words that sound like it or differ in one character.
+
+    Candidates that keep more of the typed characters rank first, then those
+    that sound the same (then nearly the same), then the more frequent.
+    """
     from ..lexicon import pinyin_of
 
-    same = [w for w in vocab.pinyin_words(tuple(pinyin_of(word).split())) if w != word and vocab.doc_frequency(w) > 0]
-    if same:
-        return max(same, key=vocab.doc_frequency)
-    # One character different, same length, sharing the first character.
-    best, best_df = "", 0
+    syllables = tuple(pinyin_of(word).split())
+    sound: dict[str, int] = {}
+    for w in vocab.pinyin_words(syllables):
+        sound[w] = 2
+    for i, syl in enumerate(syllables):
+        for near in _near_syllables(syl):
+            for w in vocab.pinyin_words((*syllables[:i], near, *syllables[i + 1 :])):
+                sound.setdefault(w, 1)
     for t in vocab.terms_with_prefix(word[0]):
-        if len(t) == len(word) and t != word and sum(a != b for a, b in zip(t, word)) == 1:
-            f = vocab.doc_frequency(t)
-            if f > best_df:
-                best, best_df = t, f
+        if len(t) == len(word) and sum(a != b for a, b in zip(t, word)) == 1:
+            sound.setdefault(t, 0)
+    sound.pop(word, None)
+    best, best_key = "", None
+    for w, s in sound.items():
+        df = vocab.doc_frequency(w)
+        if df <= 0:
+            continue
+        kept = sum(a == b for a, b in zip(w, word)) if len(w) == len(word) else 0
+        key = (kept, s, df)
+        if best_key is None or key > best_key:
+            best, best_key = w, key
     return best
