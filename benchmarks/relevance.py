@@ -9,6 +9,7 @@ Run from the repository root, in the project's virtualenv (``pip install -e '.[b
     python benchmarks/relevance.py --add-judgments benchmarks/results/relevance-pool.tsv
     python benchmarks/relevance.py --rebuild       # rebuild every cached index
     python benchmarks/relevance.py --keep-index    # development: query-side changes on the cached index
+    python benchmarks/relevance.py --cache DIR     # another cache (e.g. to measure an older kb beside this one)
 
 Data (``benchmarks/relevance/``)
     ``queries.tsv`` (the judged queries) and ``heldout.tsv`` (held-back
@@ -584,13 +585,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--add-judgments", type=Path, metavar="FILE", help="append graded rows of FILE to judgments.tsv")
     ap.add_argument("--per-query", action="store_true", help="print one line per (non-held-out) query")
     ap.add_argument("--no-heldout", action="store_true", help="leave out the held-out queries")
+    ap.add_argument("--cache", type=Path, metavar="DIR",
+                    help=f"the cache folder (default {CACHE}); peers' indexes found beside it are reused")
     ap.add_argument("--keep-index", action="store_true",
                     help="development: reuse the cached passages and kb index although kb's source changed")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    global CACHE
     args = parse_args(argv)
+    if args.cache is not None:
+        CACHE = args.cache.resolve()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for peer in ("bm25s-jieba", "whoosh-jieba"):  # the same passages give the same peer indexes
+            default = HERE / ".cache" / peer
+            if default.is_dir() and not (CACHE / peer).exists():
+                (CACHE / peer).symlink_to(default, target_is_directory=True)
     heldout_ids = frozenset(q.id for q in load_queries(HELDOUT)) if HELDOUT.exists() else frozenset()
     judgments = Judgments(JUDGMENTS, HELDOUT_JUDGMENTS, heldout_ids)
     if args.add_judgments:
