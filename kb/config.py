@@ -24,6 +24,9 @@ LOOSE_BOOST = 1.0  # all the words of a multi-word query word, anywhere in the p
 VERBATIM_BOOST = 0.5  # the string found only by verbatim recall
 TITLE_BOOST = 0.7  # per query word found in the document's title (times EXACT_BOOST)
 ADJACENT_BONUS = 2.0  # a multi-word query word found verbatim, among the top RERANK_WINDOW
+# Among the top RERANK_WINDOW, a passage shorter than this scores (length / this) ** power of its score.
+SHORT_PASSAGE_CHARS = 25
+SHORT_PASSAGE_POWER = 0.5
 SECTION_FIELD_BOOST = 1.5  # BM25F weight of the section path against the passage text
 
 # Expansion: how much an expanded term counts against the word as typed.
@@ -52,6 +55,7 @@ BM25_K1 = 1.2
 # Relaxation: a query that no passage (or, typed as a question, too few) matches in full shows the
 # passages with most of it, ranked by coverage (parts weighted by rarity) in this many steps, then by score.
 RELAX_TIERS = 10
+RELAX_IDF_POWER = 1.0  # a part's weight is its inverse passage frequency to this power
 RELAX_BELOW = 10  # a search that shows every match (grouping, facets, export) relaxes below this many
 
 # Copies: passages with the same text (at least this long) are shown once, with the others' ids.

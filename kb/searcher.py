@@ -348,7 +348,7 @@ def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int, strict=(
     total_weight = 0.0
     for part in parts:
         found = _matching(reader, part, allowed=candidates, recall=recall, with_verbatim=True)
-        w = math.log(1 + n / (1 + len(found))) * getattr(part, "weight", 1.0)
+        w = math.log(1 + n / (1 + len(found))) ** config.RELAX_IDF_POWER * getattr(part, "weight", 1.0)
         total_weight += w
         for ref in found:
             cover[ref] = cover.get(ref, 0.0) + w
@@ -446,9 +446,21 @@ def _rerank(records, adjacent) -> list:
         if adjacent:
             norm = normalize(rec.text)
             score += sum(config.ADJACENT_BONUS for a in adjacent if a in norm)
-        out.append((rec, score, tier))
+        out.append((rec, score * _brevity(rec.text), tier))
     out.sort(key=lambda r: (-r[2], _is_heading(r[0]), -r[1]))
     return out
+
+
+def _brevity(text: str) -> float:
+    """A score factor below 1 for a passage too short to say much (a list item, a one-line snippet).
+
+    BM25's length normalisation ranks a one-line mention of a word above a
+    paragraph about it; the factor evens that out.
+    """
+    n = len(text.strip())
+    if n >= config.SHORT_PASSAGE_CHARS:
+        return 1.0
+    return max(0.0, n / config.SHORT_PASSAGE_CHARS) ** config.SHORT_PASSAGE_POWER
 
 
 _SENTENCE = re.compile(r"[。！？；!?;：:，,]")

@@ -482,9 +482,12 @@ class _Planner:
             if alt.text in f:
                 continue  # the query word finds it already
             part = f != forms[0] and _compact(f) in first
-            listed = _compact(f) != f
             boost = config.ABBREVIATION_PART_BOOST if part else config.ABBREVIATION_BOOST
-            a = self.alternative(f, origin="abbreviation", boost=boost, verbatim=listed, curated=True)
+            a = self.alternative(f, origin="abbreviation", boost=boost, curated=True)
+            # A form that lists items (简政放权、放管结合、优化服务), or whose words include a lone character
+            # (保 + 基本 + 民生), must occur as written: its words apart say something else.
+            if a is not None and (_compact(f) != f or any(len(w) == 1 for w in a.words)):
+                a = self.alternative(f, origin="abbreviation", boost=boost, verbatim=True, curated=True)
             if a is None:
                 continue
             self.expansions.append(Expansion(source, f, "abbreviation"))

@@ -44,19 +44,24 @@ _HIT = _obj({
     "context": {"type": "array", "items": _ref("Hit"), "description": "Neighbouring passages, when asked for."},
     "metadata": {"type": "object"},
     "page": {"type": ["integer", "null"], "description": "The page the passage starts on (PDFs), else null."},
+    "also_in": {"type": "array", "items": _STR,
+                "description": "Ids of passages elsewhere with the same text (copies), shown once as this hit."},
 }, optional=("context",))
 
 _SCHEMAS: dict[str, Any] = {
     "Hit": _HIT,
     "Expansion": _obj({"query": _STR, "term": _STR,
-                       "origin": {"enum": ["glossary", "topic", "dictionary", "pinyin", "synonym"]}}),
+                       "origin": {"enum": ["glossary", "topic", "dictionary", "pinyin", "synonym",
+                                                   "abbreviation"]}}),
     "SearchResult": _obj({
         "query": _STR, "total": {**_INT, "description": "Passages that match in all."},
         "hits": {"type": "array", "items": _ref("Hit")},
         "expanded": {"type": "array", "items": _ref("Expansion")},
         "suggestion": {**_NULLABLE_STR, "description": "A \"did you mean\" query, or null."},
         "corrected": {"type": "boolean", "description": "The query found nothing; these are the suggestion's hits."},
-        "relaxed": {"type": "boolean", "description": "No passage has every word; these have most of them."},
+        "relaxed": {"type": "boolean", "description": "Some hits lack a word of the query (no passage, or for a "
+                                                  "question too few, has every word); they rank by how much of "
+                                                  "it they cover."},
         "offset": _INT, "limit": _INT,
         "explain": {"type": "array", "items": _STR},
     }, optional=("explain",)),
