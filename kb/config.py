@@ -27,6 +27,10 @@ ADJACENT_BONUS = 2.0  # a multi-word query word found verbatim, among the top RE
 # Among the top RERANK_WINDOW, a passage shorter than this scores (length / this) ** power of its score.
 SHORT_PASSAGE_CHARS = 25
 SHORT_PASSAGE_POWER = 0.5
+# Among the top RERANK_WINDOW, each passage of a document after its first SAME_DOCUMENT_FREE scores
+# SAME_DOCUMENT_DECAY times the one before (1.0: off).
+SAME_DOCUMENT_DECAY = 1.0
+SAME_DOCUMENT_FREE = 2
 SECTION_FIELD_BOOST = 1.5  # BM25F weight of the section path against the passage text
 
 # Expansion: how much an expanded term counts against the word as typed.
@@ -48,6 +52,7 @@ RELATED_MIN_PASSAGES = 2
 RELATED_MIN_LIFT = 2.0
 MAX_PINYIN_WORDS = 3  # readings per pinyin syllable group
 MAX_PINYIN_COMBINATIONS = 27
+MAX_CORRECTIONS_TRIED = 5  # "did you mean": candidates for a mistyped piece checked against the whole query
 
 BM25_B = 0.75
 BM25_K1 = 1.2

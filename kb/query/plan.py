@@ -484,9 +484,9 @@ class _Planner:
             part = f != forms[0] and _compact(f) in first
             boost = config.ABBREVIATION_PART_BOOST if part else config.ABBREVIATION_BOOST
             a = self.alternative(f, origin="abbreviation", boost=boost, curated=True)
-            # A form that lists items (简政放权、放管结合、优化服务), or whose words include a lone character
-            # (保 + 基本 + 民生), must occur as written: its words apart say something else.
-            if a is not None and (_compact(f) != f or any(len(w) == 1 for w in a.words)):
+            # A form of several words (简政放权、放管结合、优化服务; 营业税改征增值税) must occur as
+            # written: its words apart say something else (营业税 and 增值税 in any tax text).
+            if a is not None and len(a.words) > 1:
                 a = self.alternative(f, origin="abbreviation", boost=boost, verbatim=True, curated=True)
             if a is None:
                 continue

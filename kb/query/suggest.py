@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Protocol
 
+from .. import config
 from ..text import has_cjk, normalize
 from . import parse as q
 
@@ -88,15 +89,24 @@ def _correct_chinese(vocab: Vocabulary, word: str) -> str:
         pieces.append(w)
     if single:
         pieces.append(single)
-    out, changed = [], False
-    for piece in pieces:
-        if len(piece) >= 2 and has_cjk(piece) and vocab.doc_frequency(piece) == 0:
-            f = _closest(vocab, piece)
-            if f:
-                out.append(f)
-                changed = True
-                continue
-        out.append(piece)
+    out, changed = list(pieces), False
+    verbatim = getattr(vocab, "verbatim_count", None)
+    for i, piece in enumerate(pieces):
+        if len(piece) < 2 or not has_cjk(piece) or vocab.doc_frequency(piece) > 0:
+            continue
+        ranked = _ranked(vocab, piece)
+        if not ranked:
+            continue
+        choice = ranked[0]
+        if verbatim is not None:
+            # Among the close candidates, one that makes the whole query occur as typed (失业 + 保险,
+            # not 失业 + 报验) is the one meant.
+            for cand in ranked[: config.MAX_CORRECTIONS_TRIED]:
+                if verbatim("".join((*out[:i], cand, *out[i + 1 :]))):
+                    choice = cand
+                    break
+        out[i] = choice
+        changed = True
     return "".join(out) if changed else ""
 
 
@@ -122,7 +132,13 @@ def _near_syllables(syl: str) -> set[str]:
 
 
 def _closest(vocab: Vocabulary, word: str) -> str:
-    """The best candidate for ``word`` among the index's words that sound like it or differ in one character.
+    """The best candidate for ``word`` (see ``_ranked``), or ""."""
+    ranked = _ranked(vocab, word)
+    return ranked[0] if ranked else ""
+
+
+def _ranked(vocab: Vocabulary, word: str) -> list[str]:
+    """The index's words that sound like ``word`` or differ from it in one character, best first.
 
     Candidates that keep more of the typed characters rank first, then those
     that sound the same (then nearly the same), then the more frequent.
@@ -141,13 +157,12 @@ def _closest(vocab: Vocabulary, word: str) -> str:
         if len(t) == len(word) and sum(a != b for a, b in zip(t, word)) == 1:
             sound.setdefault(t, 0)
     sound.pop(word, None)
-    best, best_key = "", None
+    keyed = []
     for w, s in sound.items():
         df = vocab.doc_frequency(w)
         if df <= 0:
             continue
         kept = sum(a == b for a, b in zip(w, word)) if len(w) == len(word) else 0
-        key = (kept, s, df)
-        if best_key is None or key > best_key:
-            best, best_key = w, key
-    return best
+        keyed.append(((kept, s, df), w))
+    keyed.sort(key=lambda kw: kw[0], reverse=True)
+    return [w for _key, w in keyed]
