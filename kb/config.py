@@ -27,10 +27,6 @@ ADJACENT_BONUS = 2.0  # a multi-word query word found verbatim, among the top RE
 # Among the top RERANK_WINDOW, a passage shorter than this scores (length / this) ** power of its score.
 SHORT_PASSAGE_CHARS = 25
 SHORT_PASSAGE_POWER = 0.5
-# Among the top RERANK_WINDOW, each passage of a document after its first SAME_DOCUMENT_FREE scores
-# SAME_DOCUMENT_DECAY times the one before (1.0: off).
-SAME_DOCUMENT_DECAY = 1.0
-SAME_DOCUMENT_FREE = 2
 SECTION_FIELD_BOOST = 1.5  # BM25F weight of the section path against the passage text
 
 # Expansion: how much an expanded term counts against the word as typed.
@@ -38,8 +34,10 @@ GLOSSARY_BOOST = 1.0
 PINYIN_BOOST = 0.8
 TOPIC_BOOST = 0.5
 SYNONYM_BOOST = 0.3
+COLLOQUIAL_BOOST = 0.8  # the documents' term for an everyday word (看病 → 就医) counts nearly as the word
 DICTIONARY_BOOST = 0.25
 MAX_DICTIONARY_SENSES = 3
+MAX_TRANSLATED_WORDS = 24  # English words of one query looked up in CC-CEDICT; later ones match as written
 MAX_DICTIONARY_CANDIDATES = 8  # senses looked at before those unrelated to the other query words are dropped
 DICTIONARY_WEIGHT = 0.5  # a dictionary-translated word counts half when ranking by how much of a query a passage covers
 ABBREVIATION_BOOST = 1.0  # a full form counts as much as its abbreviation, and the other way round

@@ -15,6 +15,8 @@ users' files merged over it.
   (``data/senses.tsv``: 落户 of a company is no household-registration match).
 * ``Lexicon.abbreviations()``: abbreviation ↔ full forms
   (``data/abbreviations.tsv``: 两新, 放管服, 医保, 个税 …).
+* ``Lexicon.colloquial()``: everyday words → the documents' formal terms
+  (``data/colloquial.tsv``: 上户口 → 户口登记, 看病 → 就医).
 * ``Lexicon.function_words()``: question, function and framing words of
   Chinese and English queries (``data/function_words.tsv``).
 * ``cedict_lookup()``: general English → Chinese senses from CC-CEDICT, as
@@ -157,7 +159,8 @@ class Lexicon:
     user file changes (``refresh``). The formats are in ``kb.vocabulary``.
     """
 
-    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt", "abbreviations.tsv")
+    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt", "abbreviations.tsv",
+             "colloquial.tsv")
 
     def __init__(self, folders=()):
         self.folders = tuple(Path(f) for f in folders)
@@ -395,6 +398,21 @@ class Lexicon:
             return {k: tuple(v) for k, v in out.items()}
 
         return self._memo("abbreviations", compute)
+
+    def colloquial(self) -> dict[str, tuple[str, ...]]:
+        """Everyday word → the formal terms documents use for it (``colloquial.tsv``; one way only)."""
+        def compute():
+            out: dict[str, tuple[str, ...]] = {}
+            for text in self._texts("colloquial.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    cols = [normalize(c).strip() for c in line.split("\t") if c.strip()]
+                    if len(cols) >= 2:
+                        out[cols[0]] = tuple(dict.fromkeys(c for c in cols[1:] if c != cols[0]))
+            return out
+
+        return self._memo("colloquial", compute)
 
     def chinese_terms(self) -> frozenset[str]:
         """Every Chinese term of the vocabulary: glossary translations, synonyms, abbreviations and topic terms."""

@@ -448,16 +448,6 @@ def _rerank(records, adjacent) -> list:
             score += sum(config.ADJACENT_BONUS for a in adjacent if a in norm)
         out.append((rec, score * _brevity(rec.text), tier))
     out.sort(key=lambda r: (-r[2], _is_heading(r[0]), -r[1]))
-    if config.SAME_DOCUMENT_DECAY < 1.0:
-        # Many passages of one document (the articles of one law) give way a little to other documents.
-        seen: dict[str, int] = {}
-        spread = []
-        for rec, score, tier in out:
-            k = seen.get(rec.doc_id, 0)
-            seen[rec.doc_id] = k + 1
-            spread.append((rec, score * config.SAME_DOCUMENT_DECAY ** max(0, k - config.SAME_DOCUMENT_FREE + 1), tier))
-        spread.sort(key=lambda r: (-r[2], _is_heading(r[0]), -r[1]))
-        out = spread
     return out
 
 

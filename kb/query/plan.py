@@ -375,6 +375,7 @@ class _Planner:
     natural: bool = False
     _sets: dict = field(default_factory=dict)
     _ranks: dict = field(default_factory=dict)  # dictionary sense → its CC-CEDICT rank
+    _looked_up: int = 0  # English words looked up in CC-CEDICT so far
 
     def _df(self, term: str) -> int:
         return self.stats.doc_frequency(term) if self.stats is not None else 0
@@ -567,6 +568,15 @@ class _Planner:
                 required.append(Concept(source, tuple(a for a in alts if a is not None)))
                 i = j
                 continue
+            # Past a query's first words, general-dictionary look-ups stop: they cost a scan of
+            # CC-CEDICT each, and a 2,000-character query must still answer at once.
+            if self._looked_up >= config.MAX_TRANSLATED_WORDS:
+                lit = self.literal(words[i])
+                if lit is not None:
+                    optional.append(Concept(words[i], (lit,)))
+                i += 1
+                continue
+            self._looked_up += 1
             # A phrase CC-CEDICT translates as a whole (domestic violence → 家庭暴力).
             hit = None
             for j in range(min(n, i + 3), i + 1, -1):
@@ -617,6 +627,12 @@ class _Planner:
                 if lit is not None:
                     optional.append(Concept(words[i], (lit,)))
             i += 1
+        if not required and not optional and words:
+            # Only function words ("how are you", "the"): they are what was asked for, matched as written.
+            source = " ".join(words)
+            lit = self.literal(source)
+            if lit is not None:
+                optional.append(Concept(source, (lit,)))
         return required, optional
 
     def choose(self, choice: _Choice, others: list[Concept]) -> tuple[list, list]:
@@ -754,6 +770,9 @@ class _Planner:
             syn = self.lexicon.synonyms().get(alt.text)
             if syn:
                 alts += self.zh_alternatives(n.value, syn, "synonym", config.SYNONYM_BOOST, [alt.text])
+            formal = self.lexicon.colloquial().get(alt.text)
+            if formal:  # an everyday word: the documents say it their own way (上户口 → 户口登记)
+                alts += self.zh_alternatives(n.value, formal, "synonym", config.COLLOQUIAL_BOOST, [alt.text])
             alts += self.abbreviation_alternatives(n.value, alt)
         return Concept(n.value, tuple(alts))
 
