@@ -11,11 +11,18 @@ index changes.
   2. when that finds fewer passages than asked for, again with verbatim
      recall, so strings the segmenter split differently are found too (they
      rank after whole-word matches);
-  3. when an implicit all-words query finds nothing, relaxation: passages
-     with most of its words, ranked by how many they have, then by score
-     (``SearchResult.relaxed``). An explicit AND is never relaxed.
-Then excluded words are checked verbatim, multi-word query words that occur
-verbatim earn a proximity bonus, and hits get highlights and snippets.
+  3. relaxation, when an implicit all-words query finds nothing (or, for a
+     question or one query word made of known terms, fewer passages than
+     asked for): passages with part of it, ranked by how much of it they
+     cover (parts weighted by rarity), then by score
+     (``SearchResult.relaxed``). A question is ranked this way from the
+     start. An explicit AND is never relaxed.
+Then, among the top ``config.RERANK_WINDOW``: excluded words are checked
+verbatim, expansions found only in the wrong sense are dropped (a company
+that 落户 somewhere is no hit for 户籍), multi-word query words that occur
+verbatim earn a proximity bonus, heading-only passages go last in their
+tier, very short ones lose some score, and copies of one text are shown
+once (``Hit.also_in``). Hits get highlights and snippets.
 """
 
 from __future__ import annotations
@@ -484,7 +491,7 @@ def _collapse(records) -> tuple[list, dict[str, tuple[str, ...]], int]:
     also: dict[str, list[str]] = {}
     out = []
     for rec, score, tier in records:
-        key = _SPACE.sub("", normalize(rec.text))
+        key = _SPACE.sub("", rec.text)  # copies are the same text; normalising every passage costs more
         if len(key) >= config.COLLAPSE_MIN_CHARS:
             keeper = first.get(key)
             if keeper is not None:
