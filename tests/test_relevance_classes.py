@@ -271,3 +271,23 @@ def test_a_heading_only_passage_ranks_below_the_paragraph_it_heads(kb):
     heading = next(i for i, t in enumerate(texts) if t.strip() == "一、户籍制度改革")
     paragraph = next(i for i, t in enumerate(texts) if t.startswith("户籍制度改革要稳步推进"))
     assert paragraph < heading, texts
+
+
+def test_users_abbreviations_and_everyday_words_are_merged(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("政务公开\n\n全面推进政务服务一网通办，企业和群众办事少跑腿。\n", encoding="utf-8")
+    lexicon = tmp_path / "lexicon"
+    lexicon.mkdir()
+    (lexicon / "abbreviations.tsv").write_text("一网办\t政务服务一网通办\n", encoding="utf-8")
+    (lexicon / "colloquial.tsv").write_text("办事难\t少跑腿\n", encoding="utf-8")
+    with KnowledgeBase(tmp_path / "index", lexicon=[lexicon]) as kb:
+        kb.index([docs])
+        short = kb.search("一网办", correct=False)
+        assert docs_of(short) == ["a"] and ("一网办", "政务服务一网通办", "abbreviation") in {
+            (e.query, e.term, e.origin) for e in short.expanded}
+        assert docs_of(kb.search("办事难", correct=False)) == ["a"]
+
+
+def docs_of(result) -> list[str]:
+    return [h.doc_id for h in result]
