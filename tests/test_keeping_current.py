@@ -115,7 +115,7 @@ def _reader_thread(stream, lines: "queue.Queue[str]") -> threading.Thread:
     return t
 
 
-def _wait_for(lines: "queue.Queue[str]", needle: str, seen: list, timeout: float = 60) -> str:
+def _wait_for(lines: "queue.Queue[str]", needle: str, seen: list, timeout: float = 120) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
