@@ -6,7 +6,6 @@ import threading
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from whoosh import collectors
 from whoosh import query as wq
 
 from ...errors import QueryError
@@ -16,6 +15,7 @@ from ...text import normalize
 from ..base import DocumentRecord, EngineReader, PassageRecord, Recall, Row
 from .codec import document_record, passage_record
 from .compile import Compiler, DocSet
+from .evaluate import top_matches
 from .errors import engine_errors
 
 __all__ = ["WhooshReader", "CommitCache"]
@@ -345,22 +345,18 @@ class WhooshReader(EngineReader):
         self.matchers += compiler.matchers
         if query is None:
             return 0, []
-        # Top hits without Whoosh's block-quality pruning, which ignores boosts on compound queries
-        # and would drop the best hits when the limit is small.
-        col = collectors.TopCollector(limit=limit, usequality=False, replace=0)
+        # Every match is scored (Whoosh's block-quality pruning ignores boosts on compound queries and
+        # would drop the best hits when the limit is small), term at a time (see .evaluate).
         if allowed is not None and not allowed:
-            return 0, []  # nothing is allowed (Whoosh reads an empty filter as no filter)
+            return 0, []
         if allowed is not None:
-            col = collectors.FilterCollector(col, allow=set(allowed))  # Whoosh takes a set, not a frozenset
             if len(allowed) <= SMALL_ALLOWED:
                 # A few allowed passages drive the match (skipping through the query's postings to
                 # them), instead of the query's every match being visited and filtered: the same
                 # hits and scores (the set scores 0).
                 query = wq.And([wq.ConstantScoreQuery(DocSet(frozenset(allowed)), 0.0), query])
         with self._mapped():
-            self._s.search_with_collector(query, col)
-            results = col.results()
-            return len(results), [(hit.docnum, hit.score) for hit in results]
+            return top_matches(self._s, query, limit, allowed)
 
     def refs(self, node, *, allowed, recall: Recall | None = None, with_verbatim: bool = False,
              min_match: int = 0) -> frozenset:
