@@ -710,16 +710,48 @@ class PinyinMap:
 
 
 class LazyPinyinMap:
-    """A ``PinyinMap`` read from disk on first use (most queries never need it)."""
+    """A saved ``PinyinMap`` that looks keys up in its file's text (most queries never need it).
+
+    ``words`` gives what ``PinyinMap.load(path).words`` gives, without parsing
+    the whole map: a search asks for a few keys, and parsing every line of a
+    whole corpus's map cost a cold search about a tenth of a second.
+    """
 
     def __init__(self, path: Path | None):
         self.path = path
-        self._map: PinyinMap | None = None
+        self._text: str | None = None
         self._lock = threading.Lock()
+        self._found: dict[str, set[str]] = {}
+
+    def _read(self) -> str:
+        if self._text is None:
+            with self._lock:
+                if self._text is None:
+                    try:
+                        text = self.path.read_text("utf-8") if self.path is not None else ""
+                    except (OSError, UnicodeDecodeError):
+                        text = ""  # as PinyinMap.load: an unreadable map is an empty one
+                    self._text = "\n" + text
+        return self._text
 
     def words(self, syllables: tuple[str, ...]) -> set[str]:
-        if self._map is None:
-            with self._lock:
-                if self._map is None:
-                    self._map = PinyinMap.load(self.path)
-        return self._map.words(syllables)
+        key = " ".join(syllables)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._lookup(key)
+        return set(found)
+
+    def _lookup(self, key: str) -> set[str]:
+        # As PinyinMap.load: the last line with the key and some words wins.
+        text = self._read()
+        needle = "\n" + key + "\t"
+        end = len(text)
+        while True:
+            i = text.rfind(needle, 0, end)
+            if i < 0 or "\n" in key or "\t" in key:
+                return set()
+            stop = text.find("\n", i + 1)
+            words = text[i + len(needle) : stop if stop >= 0 else len(text)].rstrip("\r")
+            if words:
+                return set(words.split(","))
+            end = i
