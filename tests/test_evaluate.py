@@ -117,3 +117,12 @@ def test_a_matcher_without_a_rule_is_walked(kb, monkeypatch):
         expected = [evaluate.top_matches(s, query, 20) for query in queries]
         monkeypatch.setattr(evaluate, "_RULES", {})
         assert [evaluate.top_matches(s, query, 20) for query in queries] == expected
+
+
+def test_passage_count_is_the_live_passages(kb):
+    with kb._readers().view() as view:
+        s = view.reader._s
+        records = sum(1 for _ in s.docs_for_query(wq.Every("docrec")))
+        assert view.reader.passage_count() == s.doc_count() - records
+        live = sum(1 for n in range(s.doc_count_all()) if not s.reader().is_deleted(n) and s.stored_fields(n).get("id"))
+        assert view.reader.passage_count() == live
