@@ -97,7 +97,13 @@ class ReaderPool:
             return c
         snapshot = self.store.snapshot(gen, commit)
         manifest = snapshot.read_manifest()  # refuses another format before the engine reads anything
-        pinyin = snapshot.pinyin_path()
+        try:
+            pinyin = snapshot.pinyin_path()
+        except FileNotFoundError:
+            # A rebuild deleted this generation since it was looked up: the caller retries on the new one.
+            snapshot.close()
+            raise IndexCorruptError(f"The index at {self.store.path} changed while it was being opened; "
+                                    f"search again.") from None
         if pinyin is None:  # pinyin queries would silently find nothing
             raise IndexCorruptError(f"The index at {self.store.path} has no pinyin map; rebuild it.")
         c = _Commit(gen, commit, snapshot, self.engine.new_cache(), LazyPinyinMap(pinyin), manifest)

