@@ -139,3 +139,43 @@ def test_cedict_lower_cases_the_letters_that_lower_case_to_ascii():
     text = sample.decode("utf-8").replace("\r\n", "\n").lower()
     for word in ("k", "i", "istanbul", "kelvin", "cole", "ecole"):
         assert [line for _s, line in lexicon._lines_mentioning(data, word)] == _reference_lines(text, word), word
+
+
+# --- the pinyin of a typed word without pypinyin (kb/data/char_pinyin.tsv) ------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from kb.lexicon import _char_pinyin, pinyin_of  # noqa: E402
+
+
+def test_char_pinyin_table_agrees_with_pypinyin():
+    """Each character's first reading is what pypinyin gives it alone, and its readings are pypinyin's
+    (rebuild the table with tools/build_char_pinyin.py when a pypinyin upgrade changes them)."""
+    from pypinyin import Style, lazy_pinyin, pinyin
+
+    lines = _char_pinyin().splitlines()[1:]
+    assert len(lines) > 20_000
+    for line in lines:
+        ch, _, readings = line.partition("\t")
+        first, *_rest = readings.split(",")
+        known = {r.replace("ü", "v") for r in pinyin(ch, style=Style.NORMAL, heteronym=True)[0]}
+        assert set(readings.split(",")) <= known | {first}, line
+        assert first == lazy_pinyin(ch)[0].replace("ü", "v"), line
+
+
+def test_pinyin_of_a_typed_word_is_pypinyins_for_words_outside_its_phrases():
+    from pypinyin import lazy_pinyin
+
+    for word in ["户藉", "宅基低", "户藉制度", "绿色", "城镇话", "农村土第", "G20峰会"]:
+        assert pinyin_of(word) == " ".join(lazy_pinyin(word)).replace("ü", "v"), word
+
+
+def test_a_cold_did_you_mean_does_not_load_pypinyin(seed_index):
+    code = ("import sys, kb; r = kb.KnowledgeBase(sys.argv[1]).search('户藉'); "
+            "assert r.suggestion == '户籍' and r.corrected and r, (r.suggestion, r.corrected); "
+            "print('pypinyin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(seed_index)], capture_output=True, text=True,
+                         encoding="utf-8", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
