@@ -1,0 +1,1 @@
+"""Search engines behind kb's engine interface."""

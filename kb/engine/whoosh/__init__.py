@@ -1,0 +1,1 @@
+"""The Whoosh engine: schema, fast segment writer and reader glue."""
