@@ -386,3 +386,108 @@ def test_kb_search_results_and_scores_are_identical(tmp_path):
     assert sum(len(kb_a.search(q, limit=50, **o)) for q, o in queries) > 100
     kb_a.close()
     kb_b.close()
+
+
+# --- worker processes ---------------------------------------------------------------------
+
+
+def record_key(stored: dict) -> str:
+    return stored.get("id") or "doc:" + stored["docrec"]
+
+
+def logical_view(ix, queries):
+    """What an index holds, independent of how documents are spread over segments."""
+    from kb.search import new_weighting
+
+    with ix.reader() as r:
+        keys = {d: record_key(r.stored_fields(d)) for d in r.all_doc_ids()}
+        view = {
+            "count": r.doc_count(),
+            "terms": {(f, t): (r.doc_frequency(f, t), r.frequency(f, t)) for f, t in r.all_terms()},
+            "field_lengths": {f: r.field_length(f) for f in r.schema.names()},
+            "stored": {keys[d]: r.stored_fields(d) for d in keys},
+            "lengths": {keys[d]: tuple(r.doc_field_length(d, f) for f in ("text", "section", "title")) for d in keys},
+        }
+        with ix.searcher(weighting=new_weighting()) as s:
+            view["scores"] = [{keys[h.docnum]: h.score for h in s.search(q, limit=None)} for q in queries]
+        segments = [sorted(lr.all_doc_ids()) and [record_key(lr.stored_fields(d)) for d in lr.all_doc_ids()]
+                    for lr, _o in r.leaf_readers()]
+    return view, segments
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_worker_processes_write_the_same_index(tmp_path, records, context):
+    from kb.engine.whoosh.parallel import ParallelBulkWriter
+
+    a = whoosh_build(tmp_path / "whoosh", [((), records)])
+    ix = new_index(tmp_path / "parallel")
+    w = ParallelBulkWriter(ix, procs=2, context=context, batch_chars=2_000)
+    generation = w.generation
+    group: list = []
+    for r in records:
+        if "docrec" in r and group:
+            w.end_group()
+        if "docrec" in r:
+            w.start_group()
+            group = [r]
+        w.add_document(**r)
+    w.end_group()
+    w.commit()
+    assert ix.latest_generation() == generation == 1
+    with a.reader() as r:
+        words = sorted((t for f, t in r.all_terms() if f == "text"), key=lambda t: -r.doc_frequency("text", t))[:40]
+    queries = [wq.Term("text", w) for w in words] + [wq.Or([wq.Term("text", x), wq.Term("section", y)])
+                                                    for x, y in zip(words, words[1:])]
+    va, _ = logical_view(a, queries)
+    vb, segments = logical_view(FileStorage(str(tmp_path / "parallel")).open_index(), queries)
+    assert va == vb
+    # Workers take batches as they become free: usually both write a segment (a worker that
+    # started late may find no work left).
+    assert 1 <= len(segments) <= 2 and all(segments)
+    # A document's record and its passages stay together, in order, in one segment.
+    order = [record_key(r) for r in [dict(id=x["id"]) if "id" in x else dict(docrec=x["docrec"]) for x in records]]
+    position = {k: i for i, k in enumerate(order)}
+    for seg in segments:
+        runs = [position[k] for k in seg]
+        doc_starts = [i for i, k in enumerate(seg) if k.startswith("doc:")]
+        for s, e in zip(doc_starts, doc_starts[1:] + [len(seg)]):
+            assert runs[s:e] == list(range(runs[s], runs[s] + e - s))
+
+
+def test_a_failing_worker_fails_the_commit_and_leaves_the_index(tmp_path, records):
+    from kb.engine.whoosh.parallel import ParallelBulkWriter
+
+    ix = bulk_build(tmp_path / "ix", [((), records[:30])])
+    w = ParallelBulkWriter(ix, procs=2, batch_chars=1_000)
+    for r in records[30:60]:
+        w.add_document(**r)
+    w.add_document(text=12345)  # not a string: Whoosh refuses it, in the worker
+    with pytest.raises(RuntimeError, match="worker failed"):
+        w.commit()
+    ix = FileStorage(str(tmp_path / "ix")).open_index()
+    assert ix.latest_generation() == 1 and ix.doc_count() == 30
+    BulkWriter(ix).cancel()  # the write lock was released
+
+
+def test_segments_written_elsewhere_join_one_commit(tmp_path, records):
+    """What the workers do, in one process: two builders write segments, one TOC lists both."""
+    from kb.engine.whoosh.bulk import Analyzer, SegmentBuilder
+
+    a = whoosh_build(tmp_path / "whoosh", [((), records)])
+    ix = new_index(tmp_path / "segments")
+    w = BulkWriter(ix)
+    analyze = Analyzer(ix.schema)
+    half = next(i for i in range(len(records) // 2, len(records)) if "docrec" in records[i])
+    for part in (records[:half], records[half:]):
+        b = SegmentBuilder(ix.schema)
+        for r in part:
+            b.add(analyze(r))
+        w.add_segment(b.write(ix.storage, ix.indexname))
+    w.commit()
+    with a.reader() as r:
+        words = sorted((t for f, t in r.all_terms() if f == "text"), key=lambda t: -r.doc_frequency("text", t))[:40]
+    queries = [wq.Term("text", x) for x in words]
+    va, _ = logical_view(a, queries)
+    vb, segments = logical_view(FileStorage(str(tmp_path / "segments")).open_index(), queries)
+    assert va == vb
+    assert len(segments) == 2

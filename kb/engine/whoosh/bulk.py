@@ -115,18 +115,21 @@ class Analyzer:
 
     Picklable, so a worker process can hold one. Generic fields with short
     values (topic lists, dates) are analysed once per distinct value.
+    ``subwords=False`` indexes kb's word fields without the dictionary words
+    inside long words (an experiment; Whoosh's writer always adds them).
     """
 
-    def __init__(self, schema):
+    def __init__(self, schema, subwords: bool = True):
         self.schema = schema
+        self.subwords = subwords
         self.kinds = _kinds(schema)
         self._memo: dict[tuple[str, str], tuple[dict, int]] = {}
 
     def __getstate__(self):
-        return {"schema": self.schema}
+        return {"schema": self.schema, "subwords": self.subwords}
 
     def __setstate__(self, state):
-        self.__init__(state["schema"])
+        self.__init__(state["schema"], state.get("subwords", True))
 
     def __call__(self, fields: dict[str, Any]) -> Record:
         from whoosh.fields import UnknownFieldError
@@ -149,7 +152,7 @@ class Analyzer:
             field = schema[name]
             kind = kinds[name]
             if kind == "words" and isinstance(value, str):
-                toks = word_tokens(value)
+                toks = word_tokens(value, index=self.subwords)
                 if toks:
                     counts = Counter(t[0] for t in toks)
                     terms[name] = counts
@@ -203,8 +206,16 @@ class SegmentBuilder:
         self.block_stored = block_stored
         self.kinds = _kinds(schema)
         self.doccount = 0
-        self.stored: list[dict | None] = []
-        self.postings: dict[str, dict[str, tuple[array, array]]] = {}
+        # Stored fields, compressed as they arrive (so memory holds compressed bytes only):
+        # one zlib value per document (b"": none), or full blocks plus the rows of the open block.
+        self.stored: list[bytes] = []
+        self._rows: list[dict | None] = []
+        if block_stored:
+            from .codec import STORED_BLOCK_DOCS, compress_block
+
+            self._per_block, self._compress_block = STORED_BLOCK_DOCS, compress_block
+        # field -> term -> array("I") of (document, frequency) pairs, documents ascending
+        self.postings: dict[str, dict[str, array]] = {}
         self.lengths: dict[str, array] = {}  # scorable field -> per-document length (0: none)
         self.totals: Counter = Counter()  # exact field lengths, summed
         # After write(): per field [terms, postings, term-table bytes, posting bytes].
@@ -218,20 +229,20 @@ class SegmentBuilder:
         stored, terms, lengths = record
         doc = self.doccount
         self.doccount = doc + 1
-        self.stored.append(stored or None)
+        self._store(stored or None)
         postings = self.postings
         for name, counts in terms.items():
             field_post = postings.get(name)
             if field_post is None:
                 field_post = postings[name] = {}
-            get = field_post.get
             for term, freq in counts.items():
-                pair = get(term)
-                if pair is None:
-                    field_post[term] = (array("I", (doc,)), array("I", (freq,)))
+                try:
+                    a = field_post[term]
+                except KeyError:
+                    field_post[term] = array("I", (doc, freq))
                 else:
-                    pair[0].append(doc)
-                    pair[1].append(freq)
+                    a.append(doc)
+                    a.append(freq)
         for name, length in lengths.items():
             col = self.lengths.get(name)
             if col is None:
@@ -242,12 +253,20 @@ class SegmentBuilder:
             self.totals[name] += length
         return doc
 
+    def _store(self, row: dict | None) -> None:
+        if self.block_stored:
+            self._rows.append(row)
+            if len(self._rows) == self._per_block:
+                self.stored.append(self._compress_block(self._rows))
+                self._rows = []
+        else:
+            self.stored.append(_zcompress(pickle.dumps(row, _PICKLE), _STORED_LEVEL) if row else b"")
+
     def add_reader(self, reader) -> None:
         """Append the live documents of a segment reader (a merge), as ``SegmentWriter.add_reader`` does."""
         from whoosh import formats
 
         schema = self.schema
-        base = self.doccount
         docmap: dict[int, int] = {}
         names = [n for n in schema.names() if schema[n].scorable]
         for docnum, stored in reader.iter_docs():
@@ -265,24 +284,21 @@ class SegmentBuilder:
             field_post = self.postings.setdefault(name, {})
             for btext in reader.lexicon(name):
                 m = reader.postings(name, btext)
-                docs: list[int] = []
-                freqs: list[int] = []
+                pairs: list[int] = []
                 while m.is_active():
                     new = docmap.get(m.id())
                     if new is not None:
-                        docs.append(new)
-                        freqs.append(freq_of(m.value()) if freq_of else 1)
+                        pairs.append(new)
+                        pairs.append(freq_of(m.value()) if freq_of else 1)
                     m.next()
-                if not docs:
+                if not pairs:
                     continue
                 term = btext.decode("utf-8") if isinstance(btext, bytes) else btext
-                pair = field_post.get(term)
-                if pair is None:
-                    field_post[term] = (array("I", docs), array("I", freqs))
+                a = field_post.get(term)
+                if a is None:
+                    field_post[term] = array("I", pairs)
                 else:
-                    pair[0].extend(docs)
-                    pair[1].extend(freqs)
-        del base
+                    a.extend(pairs)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -326,9 +342,10 @@ class SegmentBuilder:
             if lb:
                 yield f"_{name}_len", bytes(lb)
         if self.block_stored:
-            from .codec import BLOCK_COLUMN, stored_blocks
+            from .codec import BLOCK_COLUMN, STORED_BLOCK_DOCS, block_column, compress_block
 
-            yield BLOCK_COLUMN, stored_blocks(self.stored)
+            blocks = self.stored + ([compress_block(self._rows)] if self._rows else [])
+            yield BLOCK_COLUMN, block_column(blocks, STORED_BLOCK_DOCS)
         else:
             yield "_stored", _stored_column(self.stored, n)
 
@@ -375,7 +392,9 @@ class SegmentBuilder:
             pos0 = pos
             one_w = None if fb == 1.0 else fb32  # the stored weight of a frequency-1 posting
             for tbytes, term in keyed:
-                docs, freqs = field_post[term]
+                pairs = field_post[term]
+                docs = pairs[0::2]
+                freqs = pairs[1::2]
                 n = len(docs)
                 if n == 1 and (exact or not freq_fmt):
                     # Most terms have one posting: one block, no compression.
@@ -481,18 +500,10 @@ class SegmentBuilder:
         return b"".join(parts), ti
 
 
-def _stored_column(stored: list[dict | None], doccount: int) -> list[bytes]:
-    """Whoosh's ``_stored`` column (``PickleColumn(CompressedBytesColumn())``) for ``stored``."""
-    out: list[bytes] = []
-    lengths: list[int] = []
-    dumps = pickle.dumps
-    for sf in stored:
-        if sf:
-            v = _zcompress(dumps(sf, _PICKLE), _STORED_LEVEL)
-            out.append(v)
-            lengths.append(len(v))
-        else:
-            lengths.append(0)
+def _stored_column(values: list[bytes], doccount: int) -> list[bytes]:
+    """Whoosh's ``_stored`` column (``PickleColumn(CompressedBytesColumn())``) of compressed pickles."""
+    out = [v for v in values if v]
+    lengths = [len(v) for v in values]
     lengths.extend(0 for _ in range(doccount - len(lengths)))
     la = _growable(lengths, "B")
     out.append(_be(la))
@@ -652,7 +663,8 @@ class BulkWriter:
     process (see ``SegmentBuilder.write``) to this commit.
     """
 
-    def __init__(self, ix, *, block_stored: bool = False, timeout: float = 0.0, delay: float = 0.1):
+    def __init__(self, ix, *, block_stored: bool = False, subwords: bool = True, timeout: float = 0.0,
+                 delay: float = 0.1):
         from whoosh.index import LockError
         from whoosh.util.filelock import try_for
 
@@ -667,7 +679,7 @@ class BulkWriter:
             self.generation = info.generation + 1
             self.schema = info.schema
             self.segments = list(info.segments)
-            self.analyzer = Analyzer(self.schema)
+            self.analyzer = Analyzer(self.schema, subwords)
             self.block_stored = block_stored
             self.builder = SegmentBuilder(self.schema, block_stored)
             self.extra_segments: list = []
@@ -718,6 +730,12 @@ class BulkWriter:
     def add_document(self, **fields) -> None:
         self._check()
         self.builder.add(self.analyzer(fields))
+
+    def start_group(self) -> None:
+        """Records until ``end_group`` belong together (kept in one segment by ``ParallelBulkWriter``)."""
+
+    def end_group(self) -> None:
+        """See ``start_group``."""
 
     def add_record(self, record: Record) -> None:
         """Add a record from ``Analyzer`` (possibly run in another process)."""

@@ -31,7 +31,7 @@ from array import array
 
 from whoosh.codec.whoosh3 import W3Codec, W3PerDocReader
 
-__all__ = ["BlockStoredCodec", "STORED_BLOCK_DOCS", "BLOCK_COLUMN", "stored_blocks"]
+__all__ = ["BlockStoredCodec", "STORED_BLOCK_DOCS", "BLOCK_COLUMN", "compress_block", "block_column"]
 
 BLOCK_COLUMN = "_storedblocks"
 STORED_BLOCK_DOCS = 32  # documents per block: ~10 KB of passages, decompressed in ~0.1 ms
@@ -41,14 +41,17 @@ _MAGIC = b"KBSB"
 _BIG = struct.pack("=H", 1) == b"\x00\x01"
 
 
-def stored_blocks(stored: list, per_block: int = STORED_BLOCK_DOCS) -> list[bytes]:
-    """The ``_storedblocks`` column for a segment's per-document stored dicts (None: nothing stored)."""
-    parts: list[bytes] = []
+def compress_block(rows: list) -> bytes:
+    """One block: the stored dicts (None: nothing stored) of up to ``STORED_BLOCK_DOCS`` documents."""
+    return zlib.compress(pickle.dumps(rows, 4), _LEVEL)
+
+
+def block_column(blocks: list[bytes], per_block: int = STORED_BLOCK_DOCS) -> list[bytes]:
+    """The ``_storedblocks`` column of a segment: its blocks (every one full but the last) and their index."""
+    parts: list[bytes] = list(blocks)
     offsets = array("Q", [0])
     pos = 0
-    for i in range(0, len(stored), per_block):
-        block = zlib.compress(pickle.dumps(stored[i:i + per_block], 4), _LEVEL)
-        parts.append(block)
+    for block in blocks:
         pos += len(block)
         offsets.append(pos)
     n = len(offsets) - 1
