@@ -21,6 +21,8 @@ Run from the repository root, in the project's virtualenv::
     with sub-words) and of one ``rjieba.tokenize`` call on many passages
     joined with a newline (checked to give the same tokens).
 (d) worker processes: see ``benchmarks/bulk_build.py``.
+(e) ``commit``: what an incremental commit spends rewriting the recall file
+    and the pinyin map, against appending to the recall file.
 
 CPU times are ``time.process_time`` medians of ``--repeat`` runs in this
 process; the machine is shared, so they are noisy.
@@ -103,9 +105,67 @@ def tokenize(docs, repeat: int) -> None:
             for i in range(0, len(norms), batch):
                 rjieba.tokenize(sep.join(norms[i:i + batch]), mode="default", hmm=True)
         add(f"rjieba.tokenize, batches of {batch} passages", batched)
+    ref = [[t[0] for t in word_tokens(t)] for t in texts]
+    proto = fast_index_terms(texts)
+    add("prototype: terms only, batched rjieba, regex word test", lambda: (_subwords.cache_clear(), fast_index_terms(texts)))
     print(f"\n(c) tokenizer cost: {len(texts):,} passages, {chars:,} characters; CPU medians of {repeat}")
     print(table(rows, ("step", "cpu s", "µs per char")))
     print(f"joined call gives the same tokens as one call per passage: {same}")
+    print(f"prototype gives word_tokens' index terms for every passage: {proto == ref}")
+
+
+_WORDLIKE = None
+
+
+def fast_index_terms(texts: list[str], batch: int = 64) -> list[list[str]]:
+    """A prototype of ``word_tokens(text)``'s terms for many texts (not in kb; measured here).
+
+    Same steps as ``kb.analysis``: normalise, precise segmentation, numbers kept
+    with 年/月/日, tokens without a letter, digit or ideograph dropped, the
+    dictionary words inside long words added. Differences: one
+    ``rjieba.tokenize`` call per ``batch`` texts (joined by a newline; jieba
+    never joins across it), a regex instead of a per-character test for
+    "word-like" (``[^\W_]`` is exactly ``str.isalnum``, which every CJK
+    ideograph is), and no positions or offsets.
+    """
+    import re
+
+    import rjieba
+
+    from kb.analysis import _NUM_UNIT, _segmenter, _subwords, normalize
+
+    global _WORDLIKE
+    if _WORDLIKE is None:
+        _WORDLIKE = re.compile(r"[^\W_]")
+    wordlike = _WORDLIKE.search
+    _segmenter()
+    out: list[list[str]] = []
+    for i in range(0, len(texts), batch):
+        norms = [normalize(t) for t in texts[i:i + batch]]
+        toks = rjieba.tokenize("\n".join(norms), mode="default", hmm=True)
+        k = 0
+        n = len(toks)
+        start = 0
+        for norm in norms:
+            end = start + len(norm)
+            terms: list[str] = []
+            while k < n and toks[k][1] < end:
+                w, _s, e = toks[k]
+                if e > end:  # a token across the separator ("\r" + "\n"): segment texts one by one
+                    raise ValueError("separator joined to a token")
+                if w.isdecimal() and k + 1 < n and toks[k + 1][0] in _NUM_UNIT and toks[k + 1][1] < end:
+                    w = w + toks[k + 1][0]
+                    k += 1
+                k += 1
+                if w.isspace() or not wordlike(w):
+                    continue
+                terms.append(w)
+                if len(w) > 2:
+                    terms.extend(_subwords(w))
+            out.append(terms)
+            k += 1  # the separator
+            start = end + 1
+    return out
 
 
 # --- (b) stored fields ---------------------------------------------------------------------
@@ -245,10 +305,63 @@ def subwords(docs, paths, repeat: int, work: Path) -> None:
         k.close()
 
 
+# --- (e) per-commit files ---------------------------------------------------------------------
+
+
+def commit_files(paths, repeat: int, work: Path) -> None:
+    """What an incremental commit spends on the recall file and the pinyin map, which it rewrites."""
+    import os
+
+    import bulk_build
+
+    from kb import recall
+    from kb.index import IndexDir, whoosh_generation
+    from kb.lexicon import PinyinMap
+
+    path = work / "kb-commit"
+    shutil.rmtree(path, ignore_errors=True)
+    bulk_build.bulk_index(str(path), [str(p) for p in paths], 1)
+    gen = IndexDir(path).current_generation()
+    g = whoosh_generation(gen)
+    size = recall.path_for(gen, g).stat().st_size
+    pin = (gen / PinyinMap.FILE).stat().st_size
+    gone = set()
+
+    def rewrite_recall():
+        recs = recall.read_records(gen, g)
+        recs = [r for r in recs if recall.record_doc_id(r) not in gone]
+        recs.append(recall.record("new-doc#1", "本段为新增段落"))
+        recall.write(gen, recs, g + 1000)
+
+    def rewrite_pinyin():
+        pm = PinyinMap.load(gen)
+        pm.add_terms(["新增词语"])
+        pm.save(gen)
+
+    def append_recall():
+        with open(recall.path_for(gen, g + 2000), "ab") as f:
+            f.write(recall.record("new-doc#1", "本段为新增段落"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    rows = []
+    for name, fn in (("recall file: read, filter, rewrite (today, per commit)", rewrite_recall),
+                     ("pinyin map: load, add, rewrite (today, per commit)", rewrite_pinyin),
+                     ("recall file: append one record + fsync", append_recall)):
+        t = []
+        for _ in range(repeat):
+            w = time.perf_counter()
+            fn()
+            t.append(time.perf_counter() - w)
+        rows.append((name, f"{statistics.median(t):.3f}"))
+    print(f"\n(e) per-commit files: recall file {size / MB:.1f} MB, pinyin map {pin / MB:.1f} MB")
+    print(table(rows, ("step", "wall s (median)")))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default="slice")
-    ap.add_argument("--only", default="tokenize,stored,subwords")
+    ap.add_argument("--only", default="tokenize,stored,subwords,commit")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
     paths = buildlib.selection(args.corpus)
@@ -265,6 +378,8 @@ def main(argv=None) -> int:
             stored(docs, args.repeat, corpus_bytes)
         if "subwords" in only:
             subwords(docs, paths, args.repeat, work)
+        if "commit" in only:
+            commit_files(paths, args.repeat, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

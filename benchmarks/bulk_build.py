@@ -49,6 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,13 +97,15 @@ def bulk_index(index_path: str, paths: list[str], procs: int, block_stored: bool
         gen = index.new_generation()
         ix = FileStorage(str(gen)).open_index()
         if procs > 1:
-            writer = ParallelBulkWriter(ix, procs=procs, block_stored=block_stored, subwords=subwords)
+            writer = ParallelBulkWriter(ix, procs=procs, block_stored=block_stored, subwords=subwords,
+                                        hook=pinyin_entries)
         else:
             writer = BulkWriter(ix, block_stored=block_stored, subwords=subwords)
         manifest = Manifest()
         manifest.created = manifest.updated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         owners: dict[str, str] = {}
         new_records: list[bytes] = []
+        checked = 0
         for sf in files:
             docs, _skips, digest = read_source_hashed(sf, manifests.get(sf.key))
             if not docs:
@@ -117,9 +120,16 @@ def bulk_index(index_path: str, paths: list[str], procs: int, block_stored: bool
                 writer.start_group()
                 writer.add_document(**doc_fields(doc, [p.id for p in passages]))
                 for p in passages:
-                    fields = passage_fields(doc, p, tag(p.section + "\n" + p.text))
+                    topics = tag(p.section + "\n" + p.text)
                     if block_stored:
-                        fields["p"] = _raw_row(fields["p"])
+                        fields = raw_passage_fields(doc, p, topics)
+                        if checked < 50:  # the same fields as passage_fields, the row not zlib'd
+                            ref = passage_fields(doc, p, topics)
+                            ref["p"] = zlib.decompress(ref["p"])
+                            assert ref == fields, p.id
+                            checked += 1
+                    else:
+                        fields = passage_fields(doc, p, topics)
                     writer.add_document(**fields)
                     new_records.append(recall.record(p.id, normalize(p.text)))
                     count += 1
@@ -147,7 +157,12 @@ def bulk_index(index_path: str, paths: list[str], procs: int, block_stored: bool
         pm = PinyinMap()
         ix = FileStorage(str(gen)).open_index()
         with ix.reader() as r:
-            pm.add_terms(x.decode("utf-8") if isinstance(x, bytes) else x for x in r.lexicon("text"))
+            if procs > 1:  # the workers computed the pinyin of the words they found
+                for entries in writer.hook_results:
+                    for key, words in entries.items():
+                        pm.entries.setdefault(key, set()).update(words)
+            else:
+                pm.add_terms(x.decode("utf-8") if isinstance(x, bytes) else x for x in r.lexicon("text"))
             segments = len(r.leaf_readers())
         pm.save(gen)
         ix.close()
@@ -156,8 +171,22 @@ def bulk_index(index_path: str, paths: list[str], procs: int, block_stored: bool
         index.publish(gen)
         stages["publish (fsync)"] = time.perf_counter() - t
     stages["total"] = time.perf_counter() - t_start
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    stages["parent cpu"] = me.ru_utime + me.ru_stime
+    stages["workers cpu"] = kids.ru_utime + kids.ru_stime
     return {"passages": passages_total, "segments": segments, "stages": stages,
             "postings": _postings(writer)}
+
+
+def pinyin_entries(builder) -> dict:
+    """Run in each worker: the pinyin map entries of the words of its text field (kb's PinyinMap rules)."""
+    from kb.lexicon import PinyinMap
+
+    pm = PinyinMap()
+    pm.add_terms(builder.postings.get("text", {}).keys())
+    return pm.entries
 
 
 def _postings(writer) -> dict:
@@ -174,11 +203,23 @@ def _postings(writer) -> dict:
     return out
 
 
-def _raw_row(packed: bytes) -> bytes:
-    """The passage row as JSON bytes (block compression compresses it with its neighbours)."""
-    import zlib
+def raw_passage_fields(doc, p, topics) -> dict:
+    """``kb.indexer.passage_fields`` with the packed row as plain JSON bytes.
 
-    return zlib.decompress(packed)
+    ``pack_passage`` zlib-compresses each row with zlib's default 256 KB state
+    (tens of µs per passage, more than the row's segmentation); with stored
+    fields compressed in blocks, the row is better left plain. The reader's
+    ``unpack_passage`` would then read JSON without ``zlib.decompress``.
+    """
+    from kb.analysis import normalize
+    from kb.search import date_bounds
+
+    row = [p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, list(topics)]
+    f = {"id": p.id, "doc_id": doc.id, "section": p.section, "section_key": normalize(p.section), "text": p.text,
+         "topics": ",".join(topics), "p": json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")}
+    if doc.date:
+        f["date_lo"], f["date_hi"] = date_bounds(doc.date)
+    return f
 
 
 def child_main(argv: list[str]) -> None:
@@ -227,6 +268,11 @@ def run_variant(variant: str, root: Path, work: Path, procs: int) -> dict:
         raise SystemExit(f"{variant} failed:\n{run.failure()}")
     out = {"wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_rss": run.peak_rss_bytes, "other_cpu_s": run.other_cpu_s,
            "index_bytes": buildlib.dir_size(index), "detail": run.json()}
+    if variant != "baseline":
+        from build_profile import segment_file_sizes
+
+        gen = next(index.glob("gen-*"))
+        out["files"] = segment_file_sizes(gen)
     return out
 
 
@@ -284,6 +330,11 @@ def main(argv=None) -> int:
                 if "today" in variants else []
             results[name] = {"corpus_bytes": corpus_bytes, "runs": runs, "problems": problems}
             print_table(name, corpus_bytes, runs, procs, repeat)
+            for v in variants:
+                files = runs[v][-1].get("files")
+                if files:
+                    big = sorted(files.items(), key=lambda kv: -kv[1])[:6]
+                    print(f"  {v} bytes by file (MB): " + ", ".join(f"{k} {b / MB:.1f}" for k, b in big))
             for v in variants:
                 det = runs[v][-1]["detail"]
                 if isinstance(det, dict) and "stages" in det:

@@ -11,12 +11,15 @@ frequencies (no positions), so a segment can be built from one small
   tokenizer, ID and keyword fields have fast paths; any other field goes
   through the field's own ``index()``). Its output is plain data, so worker
   processes can analyse and the parent (or the worker itself) can write.
-* ``SegmentBuilder`` keeps, per field and term, the document numbers and
-  frequencies in two ``array('I')``, and writes one compound segment file
-  (``.trm`` term table, ``.pst`` posting blocks, length and stored columns)
-  that Whoosh's normal ``FileIndex`` reader opens. A posting list of a few
-  postings is stored uncompressed (Whoosh zlib-compresses every block, which
-  makes a one-posting block larger, not smaller).
+* ``SegmentBuilder`` keeps, per field and term, one ``array('I')`` of
+  (document, frequency) pairs and the stored fields already compressed,
+  and writes one compound segment file (``.trm`` term table, ``.pst``
+  posting blocks, length and stored columns) that Whoosh's normal
+  ``FileIndex`` reader opens. Blocks and stored values are pickled with
+  protocol 3 (Whoosh's protocol 2 spells bytes as a latin-1 string), a
+  block of a few postings is left uncompressed (zlib makes it larger), and
+  zlib gets a window no larger than the value (its default 256 KB state
+  costs more to set up than a small value costs to compress).
 * ``BulkWriter`` is the write transaction on an index: it holds Whoosh's
   write lock, deletes older documents through Whoosh's own deletion marks,
   adds documents or analysed records, optionally merges small segments with
@@ -61,7 +64,6 @@ _lens = struct.Struct("!ii").pack
 _terminfo = struct.Struct("!BfIBBfII").pack
 _extent = struct.Struct("!qi").pack
 _ushort = struct.Struct("!H").pack
-_pointer = struct.Struct("!Iq")
 _dir_entry = struct.Struct("!qi").pack
 _STORED_LEVEL = 3  # W3Codec's STORED_COLUMN: CompressedBytesColumn(level=3)
 # Whoosh pickles blocks and stored fields with protocol 2, which spells every bytes value as

@@ -26,7 +26,6 @@ from .bulk import Analyzer, BulkWriter, SegmentBuilder
 __all__ = ["ParallelBulkWriter", "default_procs"]
 
 BATCH_CHARS = 200_000  # characters of field values per batch handed to a worker
-_STOP = "stop"
 
 
 def default_procs() -> int:
@@ -37,7 +36,7 @@ def default_procs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, block_stored: bool) -> None:
+def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, block_stored: bool, hook) -> None:
     """Analyse batches until told to write (or stop); then write the segment and report it."""
     try:
         from whoosh.filedb.filestore import FileStorage
@@ -55,7 +54,8 @@ def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, bloc
                 segment = None
                 if len(builder):
                     segment = builder.write(FileStorage(folder), indexname, sync=payload)
-                results.put(("segment", segment, builder.stats, os.getpid()))
+                extra = hook(builder) if hook is not None else None
+                results.put(("segment", segment, (builder.stats, extra), os.getpid()))
                 return
             else:
                 return
@@ -69,12 +69,21 @@ class ParallelBulkWriter(BulkWriter):
     ``procs`` defaults to every core (``default_procs()``); with one
     process this is an ordinary ``BulkWriter``. ``context`` is a
     ``multiprocessing`` start method ("fork", "spawn", "forkserver").
+
+    ``hook``, a picklable function, runs in each worker after it wrote its
+    segment, with the worker's ``SegmentBuilder`` (its ``postings`` hold the
+    terms of each field); what it returns is in ``hook_results`` after the
+    commit. kb uses it to compute the pinyin of new words where they are
+    found, in parallel.
     """
 
     def __init__(self, ix, *, procs: int | None = None, context: str | None = None, block_stored: bool = False,
-                 subwords: bool = True, batch_chars: int = BATCH_CHARS, timeout: float = 0.0, delay: float = 0.1):
+                 subwords: bool = True, batch_chars: int = BATCH_CHARS, hook=None, timeout: float = 0.0,
+                 delay: float = 0.1):
         super().__init__(ix, block_stored=block_stored, subwords=subwords, timeout=timeout, delay=delay)
         self.procs = procs or default_procs()
+        self.hook = hook
+        self.hook_results: list = []
         self.batch_chars = batch_chars
         self._ctx = multiprocessing.get_context(context)
         self._batch: list[dict[str, Any]] = []
@@ -91,7 +100,7 @@ class ParallelBulkWriter(BulkWriter):
         folder = self.storage.folder
         for _ in range(self.procs):
             p = ctx.Process(target=_worker, args=(self._tasks, self._results, self.analyzer, folder, self.indexname,
-                                                  self.block_stored), daemon=True)
+                                                  self.block_stored, self.hook), daemon=True)
             p.start()
             self._workers.append(p)
 
@@ -145,6 +154,11 @@ class ParallelBulkWriter(BulkWriter):
     # -- finishing --------------------------------------------------------------------
     def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True) -> None:
         self._check()
+        if not self._workers and not self._batch:  # one process, or nothing added
+            if self.hook is not None and len(self.builder):
+                self.hook_results.append(self.hook(self.builder))
+            super().commit(merge=merge, optimize=optimize, sync=sync)
+            return
         try:
             if self._batch:
                 self._flush()
@@ -156,7 +170,9 @@ class ParallelBulkWriter(BulkWriter):
                     raise RuntimeError(f"an index worker failed:\n{payload}")
                 if payload is not None:
                     self.add_segment(payload)
-                    self.worker_stats.append(stats)
+                    self.worker_stats.append(stats[0])
+                if self.hook is not None:
+                    self.hook_results.append(stats[1])
         except BaseException:
             self._stop_workers()
             if not self.is_closed:
