@@ -491,3 +491,16 @@ def test_segments_written_elsewhere_join_one_commit(tmp_path, records):
     vb, segments = logical_view(FileStorage(str(tmp_path / "segments")).open_index(), queries)
     assert va == vb
     assert len(segments) == 2
+
+
+def test_less_than_one_batch_starts_no_worker(tmp_path, records):
+    from kb.engine.whoosh.parallel import ParallelBulkWriter
+
+    ix = new_index(tmp_path / "ix")
+    w = ParallelBulkWriter(ix, procs=4, hook=len)
+    for r in records[:5]:
+        w.add_document(**r)
+    w.commit()
+    assert not w._workers and w.hook_results == [5]
+    with FileStorage(str(tmp_path / "ix")).open_index().reader() as r:
+        assert r.doc_count() == 5 and len(r.leaf_readers()) == 1

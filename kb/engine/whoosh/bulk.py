@@ -70,6 +70,7 @@ _STORED_LEVEL = 3  # W3Codec's STORED_COLUMN: CompressedBytesColumn(level=3)
 # codecs.encode(<latin-1 str>) (45 bytes of overhead, high bytes doubled). Readers accept any
 # protocol; 3 is the first with a bytes opcode and adds no framing to small pickles.
 _PICKLE = 3
+_LITTLE = struct.pack("=H", 1) == b"\x01\x00"
 
 
 # --- schema checks and analysis -------------------------------------------------------
@@ -389,11 +390,12 @@ class SegmentBuilder:
                 for d, x in enumerate(col):
                     if x:
                         qlen[d] = q_of[x] if x < 256 else byte_to_length(length_to_byte(x))
-            keyed = sorted((t.encode("utf-8"), t) for t in field_post)
+            keyed = sorted(field_post)  # code point order is UTF-8 byte order, the term table's order
             stat = self.stats[name] = [len(keyed), 0, 0, 0]
             pos0 = pos
             one_w = None if fb == 1.0 else fb32  # the stored weight of a frequency-1 posting
-            for tbytes, term in keyed:
+            for term in keyed:
+                tbytes = term.encode("utf-8")
                 pairs = field_post[term]
                 docs = pairs[0::2]
                 freqs = pairs[1::2]
@@ -451,7 +453,7 @@ class SegmentBuilder:
                         if mini_w == 1.0:
                             mini_w = None
                     else:
-                        mini_w = tuple(f * fb for f in fr)
+                        mini_w = tuple(map(fb.__mul__, fr))
                     w_sum = fb * sum(fr)
                 else:
                     wa = array("f", (f * fb for f in fr))
@@ -461,7 +463,9 @@ class SegmentBuilder:
                         mini_w = None
                     w_sum = sum(wa)
                 b_maxw = fmax * fb
-                values = struct.pack(f"!{k}I", *fr)
+                if _LITTLE:
+                    fr.byteswap()  # a copy (a slice): big-endian, as pack_uint writes each value
+                values = fr.tobytes()
             else:
                 mini_w = None if fb32 == 1.0 else fb32
                 w_sum = fb * k if exact else sum(array("f", (fb,)) * k)

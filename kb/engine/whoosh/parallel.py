@@ -154,7 +154,10 @@ class ParallelBulkWriter(BulkWriter):
     # -- finishing --------------------------------------------------------------------
     def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True) -> None:
         self._check()
-        if not self._workers and not self._batch:  # one process, or nothing added
+        if not self._workers:  # one process, or less than one batch: no worker is worth starting
+            for fields in self._batch:
+                self.builder.add(self.analyzer(fields))
+            self._batch = []
             if self.hook is not None and len(self.builder):
                 self.hook_results.append(self.hook(self.builder))
             super().commit(merge=merge, optimize=optimize, sync=sync)
