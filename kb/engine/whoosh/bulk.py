@@ -322,10 +322,13 @@ class SegmentBuilder:
                 codec = W3Codec()
         segment = codec.new_segment(storage, indexname)
         segment.set_doc_count(self.doccount)
-        files: list[tuple[str, bytes | list[bytes]]] = []
-        trm, pst = self._terms_and_postings()
-        files.append((segment.make_filename(W3Codec.TERMS_EXT), trm))
-        files.append((segment.make_filename(W3Codec.POSTS_EXT), pst))
+        # Posting blocks go to the file as they are made; the term table, which needs every
+        # term's extent, follows them.
+        trm: list[bytes] = []
+        files: list[tuple[str, Any]] = [
+            (segment.make_filename(W3Codec.POSTS_EXT), lambda out: trm.extend(self._terms_and_postings(out))),
+            (segment.make_filename(W3Codec.TERMS_EXT), trm),
+        ]
         for name, data in self._columns():
             files.append((W3Codec.column_filename(segment, name), data))
         path = os.path.join(storage.folder, segment.make_filename(segment.COMPOUND_EXT))
@@ -352,14 +355,13 @@ class SegmentBuilder:
         else:
             yield "_stored", _stored_column(self.stored, n)
 
-    def _terms_and_postings(self) -> tuple[list[bytes], list[bytes]]:
-        """The term table (``.trm``) and postings (``.pst``) of every field, as byte chunks."""
+    def _terms_and_postings(self, out) -> list[bytes]:
+        """Write the postings (``.pst``) of every field with ``out(chunk)``; returns the term table (``.trm``)."""
         from whoosh import formats
         from whoosh.util.numeric import byte_to_length, length_to_byte
 
         schema = self.schema
         table = _HashTable()
-        pst: list[bytes] = []
         pos = 0  # offset in the postings file
         fieldmap: dict[str, int] = {}
         dumps = pickle.dumps
@@ -420,14 +422,14 @@ class SegmentBuilder:
                     ti = _terminfo(0, w if exact else fb32 * f, 1, lb, lb, w, d, d)
                 else:
                     blob, ti = self._term_blocks(docs, freqs, freq_fmt, fb, fb32, exact, qlen, l2b)
-                pst.append(blob)
+                out(blob)
                 table.add(prefix + tbytes, ti + _extent(pos, len(blob)))
                 pos += len(blob)
                 stat[1] += n
                 # key record + terminfo + two hash slots + one index entry
                 stat[2] += 8 + len(prefix) + len(tbytes) + len(ti) + 12 + 24 + 4
             stat[3] = pos - pos0
-        return table.finish({"fieldmap": fieldmap}), pst
+        return table.finish({"fieldmap": fieldmap})
 
     @staticmethod
     def _term_blocks(docs, freqs, freq_fmt, fb, fb32, exact, qlen, l2b) -> tuple[bytes, bytes]:
@@ -571,7 +573,7 @@ class _HashTable:
     HASHTYPE = 1
 
     def __init__(self):
-        self.parts: list[bytes] = [b"HSH3", bytes((self.HASHTYPE,)), b"\x00" * 8]
+        self.data = bytearray(b"HSH3" + bytes((self.HASHTYPE,)) + b"\x00" * 8)  # one buffer: no object per key
         self.pos = 13
         self.positions = array("q")
         self.hashes = array("I")
@@ -583,12 +585,14 @@ class _HashTable:
         self.lastkey = key
         self.positions.append(self.pos)
         self.hashes.append(zlib.crc32(key) & 0xFFFFFFFF)
-        rec = _lens(len(key), len(value)) + key + value
-        self.parts.append(rec)
-        self.pos += len(rec)
+        data = self.data
+        data += _lens(len(key), len(value))
+        data += key
+        data += value
+        self.pos = len(data)
 
     def finish(self, extras: dict) -> list[bytes]:
-        parts = self.parts
+        parts = [self.data]
         buckets: list[list[int]] = [[] for _ in range(256)]
         for i, h in enumerate(self.hashes):
             buckets[h & 255].append(i)
@@ -629,22 +633,32 @@ class _HashTable:
         return parts
 
 
-def _write_compound(path: str, files: list[tuple[str, bytes | list[bytes]]], sync: bool) -> None:
-    """A Whoosh compound segment file (``CompoundStorage`` layout) holding ``files``."""
+def _write_compound(path: str, files: list[tuple[str, Any]], sync: bool) -> None:
+    """A Whoosh compound segment file (``CompoundStorage`` layout) holding ``files``.
+
+    A file's data is bytes, a list of byte chunks, or a function that writes
+    its chunks with the ``out(chunk)`` it is given.
+    """
     tmp = path + ".tmp"
     directory = {}
     now = time.time()
     with open(tmp, "wb") as f:
         f.write(b"\x00" * 12)  # directory position (long) and length (int), filled in below
-        pos = 12
+        pos = [12]
+
+        def out(chunk: bytes) -> None:
+            f.write(chunk)
+            pos[0] += len(chunk)
+
         for name, data in files:
-            chunks = [data] if isinstance(data, (bytes, bytearray)) else data
-            start = pos
-            for c in chunks:
-                f.write(c)
-                pos += len(c)
-            directory[name] = {"offset": start, "length": pos - start, "modified": now}
-        dirpos = pos
+            start = pos[0]
+            if callable(data):
+                data(out)
+            else:
+                for c in [data] if isinstance(data, (bytes, bytearray)) else data:
+                    out(c)
+            directory[name] = {"offset": start, "length": pos[0] - start, "modified": now}
+        dirpos = pos[0]
         tail = pickle.dumps(directory, pickle.HIGHEST_PROTOCOL) + pickle.dumps({}, pickle.HIGHEST_PROTOCOL)
         f.write(tail)
         f.seek(0)
