@@ -504,3 +504,49 @@ def test_less_than_one_batch_starts_no_worker(tmp_path, records):
     assert not w._workers and w.hook_results == [5]
     with FileStorage(str(tmp_path / "ix")).open_index().reader() as r:
         assert r.doc_count() == 5 and len(r.leaf_readers()) == 1
+
+
+def test_workers_exit_when_their_parent_dies(tmp_path, records):
+    """A killed indexer must not leave workers behind that hold the index's locks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ix = new_index(tmp_path / "ix")
+    ix.close()
+    script = (
+        "import sys, os, time\n"
+        "from whoosh.filedb.filestore import FileStorage\n"
+        "from kb.engine.whoosh.parallel import ParallelBulkWriter\n"
+        "ix = FileStorage(sys.argv[1]).open_index()\n"
+        "w = ParallelBulkWriter(ix, procs=2, context='fork', batch_chars=10)\n"
+        "w.add_document(text='户籍制度改革')\n"
+        "w.add_document(text='城乡融合发展')\n"
+        "print(' '.join(str(p.pid) for p in w._workers), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "ix")], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(x) for x in proc.stdout.readline().split()]
+        assert len(pids) == 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = []
+            for pid in pids:
+                try:
+                    os.kill(pid, 0)
+                    with open(f"/proc/{pid}/stat") as f:
+                        if f.read().split()[2] != "Z":
+                            alive.append(pid)
+                except (ProcessLookupError, FileNotFoundError):
+                    pass
+        assert not alive
+    finally:
+        proc.kill()
+    BulkWriter(FileStorage(str(tmp_path / "ix")).open_index()).cancel()  # the write lock is free

@@ -36,8 +36,13 @@ def default_procs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, block_stored: bool, hook) -> None:
-    """Analyse batches until told to write (or stop); then write the segment and report it."""
+def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, block_stored: bool, hook,
+            parent: int) -> None:
+    """Analyse batches until told to write (or stop); then write the segment and report it.
+
+    A worker whose parent died exits within a second: a forked worker holds
+    copies of the parent's file descriptors, and so its index locks.
+    """
     try:
         from whoosh.filedb.filestore import FileStorage
 
@@ -46,7 +51,12 @@ def _worker(tasks, results, analyze: Analyzer, folder: str, indexname: str, bloc
         word_tokens("预热分词词典")  # load the dictionary before the first batch arrives
         builder = SegmentBuilder(analyze.schema, block_stored)
         while True:
-            kind, payload = tasks.get()
+            try:
+                kind, payload = tasks.get(timeout=1.0)
+            except _queue.Empty:
+                if os.getppid() != parent:
+                    return
+                continue
             if kind == "add":
                 for fields in payload:
                     builder.add(analyze(fields))
@@ -100,7 +110,7 @@ class ParallelBulkWriter(BulkWriter):
         folder = self.storage.folder
         for _ in range(self.procs):
             p = ctx.Process(target=_worker, args=(self._tasks, self._results, self.analyzer, folder, self.indexname,
-                                                  self.block_stored, self.hook), daemon=True)
+                                                  self.block_stored, self.hook, os.getpid()), daemon=True)
             p.start()
             self._workers.append(p)
 
