@@ -127,6 +127,7 @@ class Analyzer:
         self.subwords = subwords
         self.kinds = _kinds(schema)
         self._memo: dict[tuple[str, str], tuple[dict, int]] = {}
+        self._last: dict[str, tuple[str, Counter, int]] = {}  # per word field: the last value analysed
 
     def __getstate__(self):
         return {"schema": self.schema, "subwords": self.subwords}
@@ -155,12 +156,18 @@ class Analyzer:
             field = schema[name]
             kind = kinds[name]
             if kind == "words" and isinstance(value, str):
-                toks = word_tokens(value, index=self.subwords)
-                if toks:
-                    counts = Counter(t[0] for t in toks)
-                    terms[name] = counts
+                last = self._last.get(name)
+                if last is not None and last[0] == value:
+                    # Consecutive passages share their section path: analyse it once.
+                    counts, n = last[1], last[2]
+                else:
+                    toks = word_tokens(value, index=self.subwords)
+                    counts, n = Counter(t[0] for t in toks), len(toks)
+                    self._last[name] = (value, counts, n)
+                if n:
+                    terms[name] = counts  # shared between records: read, never changed
                     if field.scorable:
-                        lengths[name] = len(toks)
+                        lengths[name] = n
             elif kind == "id" and isinstance(value, str):
                 terms[name] = {value: 1}
                 if field.scorable:
@@ -238,6 +245,15 @@ class SegmentBuilder:
             field_post = postings.get(name)
             if field_post is None:
                 field_post = postings[name] = {}
+            if len(counts) == 1:  # ID-like fields: often a new term (an exception would cost more)
+                for term, freq in counts.items():
+                    a = field_post.get(term)
+                    if a is None:
+                        field_post[term] = array("I", (doc, freq))
+                    else:
+                        a.append(doc)
+                        a.append(freq)
+                continue
             for term, freq in counts.items():
                 try:
                     a = field_post[term]
