@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,8 @@ def corpus_records(root: Path) -> list[dict]:
             if doc.id in seen:
                 continue
             seen.add(doc.id)
+            if not doc.rel:
+                doc = replace(doc, rel=sf.rel)
             passages = chunk(doc)
             out.append(document_fields(doc, [p.id for p in passages]))
             for p in passages:
@@ -193,6 +196,11 @@ def assert_same_index(ix_a, ix_b, queries: int = 60) -> int:
     return n
 
 
+def segment_ids(path: Path) -> set[str]:
+    """The segments that have files in an index directory."""
+    return {p.name.split(".")[0] for p in path.glob("MAIN_*.*")}
+
+
 # --- tests ----------------------------------------------------------------------------------
 
 
@@ -282,16 +290,16 @@ def test_generation_and_crash_before_the_toc_rename(tmp_path, records, monkeypat
     # The index still shows generation 1; the lock was released; the written segment is an orphan.
     ix = FileStorage(str(tmp_path / "ix")).open_index()
     assert ix.latest_generation() == 1 and ix.doc_count() == 50
-    segs = {p.name for p in (tmp_path / "ix").glob("*.seg")}
-    assert len(segs) == 2
+    assert len(segment_ids(tmp_path / "ix")) == 2
     w = BulkWriter(ix)
     for r in records[50:60]:
         w.add_document(**r)
     w.commit(merge=False)
     ix = FileStorage(str(tmp_path / "ix")).open_index()
     assert ix.latest_generation() == 2 and ix.doc_count() == 60
-    live = {s.segment_id() + ".seg" for s in ix._segments()}
-    assert {p.name for p in (tmp_path / "ix").glob("*.seg")} == live  # the orphan was cleaned up
+    live = {s.segment_id() for s in ix._segments()}
+    assert segment_ids(tmp_path / "ix") == live  # the orphan was cleaned up
+    assert not list((tmp_path / "ix").glob("*.seg"))  # each part of a segment is a file of its own
     assert not list((tmp_path / "ix").glob("*.tmp"))
 
 
@@ -361,50 +369,73 @@ def test_generic_fields_match_whoosh(tmp_path):
 # --- end to end: kb's searches on an index written by the bulk writer -----------------------
 
 
+QUERIES = [("户籍", {}), ("户籍制度", {}), ("城乡融合 改革", {}), ('"农村土地"', {}), ("household registration", {}),
+           ("huji", {}), ("户籍 -改革", {}), ("宅基地 OR 承包地", {}), ("推进", {"since": "2015", "until": "2019"}),
+           ("推进", {"doc": "gen-0003"}), ("改革", {"section": "附则"}), ("戶籍", {}), ("hukou", {}), ("制度改", {})]
+
+
+def assert_same_answers(path_a: Path, path_b: Path) -> None:
+    from kb import KnowledgeBase
+
+    kb_a, kb_b = KnowledgeBase(path_a), KnowledgeBase(path_b)
+    try:
+        for q, opts in QUERIES:
+            ra = kb_a.search(q, limit=50, **opts)
+            rb = kb_b.search(q, limit=50, **opts)
+            assert ra.total == rb.total, q
+            assert [(h.id, h.score, h.highlights, h.text, h.title, h.topics) for h in ra] == \
+                   [(h.id, h.score, h.highlights, h.text, h.title, h.topics) for h in rb], q
+        assert sum(len(kb_a.search(q, limit=50, **o)) for q, o in QUERIES) > 100
+        for hit in kb_a.search("推进", limit=20):
+            assert kb_b.get(hit.id).text == hit.text
+        docs = ["gen-0003", "gen-0010", "misc/english"]
+        assert [kb_a.document(d, text=True) for d in docs] == [kb_b.document(d, text=True) for d in docs]
+    finally:
+        kb_a.close()
+        kb_b.close()
+
+
 def test_kb_search_results_and_scores_are_identical(tmp_path):
+    """kb's index, and the same index with its segment rewritten by Whoosh's own writer, answer alike."""
     from kb import KnowledgeBase
     from kb.engine import default_engine
     from kb.store import IndexStore
 
-    def whoosh_generation(gen):
-        return default_engine().latest_commit(gen)
-
     src = make_corpus(tmp_path / "src", docs=60)
-    kb_a = KnowledgeBase(tmp_path / "a")
-    kb_a.index([src])
-    kb_a.close()
-    # The same kb index directory, with the Whoosh segment rewritten by the bulk writer.
+    with KnowledgeBase(tmp_path / "a") as kb_a:
+        kb_a.index([src])
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     gen = IndexStore(tmp_path / "b").current()
-    assert whoosh_generation(gen) == 1
-    for p in list(gen.glob("*.seg")) + list(gen.glob("_MAIN_*.toc")):
+    assert default_engine().latest_commit(gen) == 1
+    for p in list(gen.glob("MAIN_*")) + list(gen.glob("_MAIN_*.toc")):
         p.unlink()
     ix = FileStorage(str(gen)).create_index(make_schema())
-    w = BulkWriter(ix)
+    w = ix.writer()
     for r in corpus_records(src):
         w.add_document(**r)
     w.commit()
-    assert whoosh_generation(gen) == 1
-    kb_a, kb_b = KnowledgeBase(tmp_path / "a"), KnowledgeBase(tmp_path / "b")
-    queries = [("户籍", {}), ("户籍制度", {}), ("城乡融合 改革", {}), ('"农村土地"', {}), ("household registration", {}),
-               ("huji", {}), ("户籍 -改革", {}), ("宅基地 OR 承包地", {}), ("推进", {"since": "2015", "until": "2019"}),
-               ("推进", {"doc": "gen-0003"}), ("改革", {"section": "附则"}), ("戶籍", {}), ("hukou", {}), ("制度改", {})]
-    for q, opts in queries:
-        ra = kb_a.search(q, limit=50, **opts)
-        rb = kb_b.search(q, limit=50, **opts)
-        assert ra.total == rb.total, q
-        assert [(h.id, h.score, h.highlights, h.text, h.title, h.topics) for h in ra] == \
-               [(h.id, h.score, h.highlights, h.text, h.title, h.topics) for h in rb], q
-    assert sum(len(kb_a.search(q, limit=50, **o)) for q, o in queries) > 100
-    kb_a.close()
-    kb_b.close()
+    assert default_engine().latest_commit(gen) == 1
+    assert list(gen.glob("*.seg"))  # Whoosh's compound segment
+    assert_same_answers(tmp_path / "a", tmp_path / "b")
+
+
+def test_kb_index_with_worker_processes_answers_alike(tmp_path):
+    """``kb index`` with two worker processes writes an index that answers as the one-process index does."""
+    from kb.engine import default_engine
+    from kb.indexer import run_index
+    from kb.store import IndexStore
+
+    src = make_corpus(tmp_path / "src", docs=60)
+    for name, workers in (("one", 1), ("two", 2)):
+        run_index(IndexStore(tmp_path / name), default_engine(), [src], workers=workers)
+    assert_same_answers(tmp_path / "one", tmp_path / "two")
 
 
 # --- worker processes ---------------------------------------------------------------------
 
 
 def record_key(stored: dict) -> str:
-    return stored.get("id") or "doc:" + stored["docrec"]
+    return stored["p"][0] if "p" in stored else "doc:" + stored["docrec"]
 
 
 def logical_view(ix, queries):
@@ -456,7 +487,7 @@ def test_worker_processes_write_the_same_index(tmp_path, records, context):
     # started late may find no work left).
     assert 1 <= len(segments) <= 2 and all(segments)
     # A document's record and its passages stay together, in order, in one segment.
-    order = [record_key(r) for r in [dict(id=x["id"]) if "id" in x else dict(docrec=x["docrec"]) for x in records]]
+    order = [record_key(x) for x in records]
     position = {k: i for i, k in enumerate(order)}
     for seg in segments:
         runs = [position[k] for k in seg]

@@ -54,9 +54,12 @@ def test_a_match_inside_an_id_is_not_a_match(tmp_path):
     rf.close()
 
 
-def _recall_file(kb) -> recall.RecallFile:
+def _recall_file(kb) -> recall.RecallSet:
+    """The recall parts of the live commit, as a searcher reads them."""
+    from kb.store import IndexStore
+
     gen, commit = live_commit(kb)
-    return recall.RecallFile(gen / f"recall-{commit}.bin")
+    return IndexStore(kb.path).snapshot(gen, commit).recall()
 
 
 def test_index_keeps_the_recall_file_in_step_with_the_index(tmp_path):

@@ -13,9 +13,9 @@ frequencies (no positions), so a segment can be built from one small
   processes can analyse and the parent (or the worker itself) can write.
 * ``SegmentBuilder`` keeps, per field and term, one ``array('I')`` of
   (document, frequency) pairs and the stored fields already compressed,
-  and writes one compound segment file (``.trm`` term table, ``.pst``
-  posting blocks, length and stored columns) that Whoosh's normal
-  ``FileIndex`` reader opens. Blocks and stored values are pickled with
+  and writes the segment's files (``.trm`` term table, ``.pst`` posting
+  blocks, length and stored columns; or one compound file) that Whoosh's
+  normal ``FileIndex`` reader opens. Blocks and stored values are pickled with
   protocol 3 (Whoosh's protocol 2 spells bytes as a latin-1 string), a
   block of a few postings is left uncompressed (zlib makes it larger), and
   zlib gets a window no larger than the value (its default 256 KB state
@@ -321,11 +321,13 @@ class SegmentBuilder:
 
     # -- writing ----------------------------------------------------------------------
 
-    def write(self, storage, indexname: str, codec=None, sync: bool = True):
-        """Write the segment as one compound file in ``storage``; returns the ``W3Segment``.
+    def write(self, storage, indexname: str, codec=None, sync: bool = True, compound: bool = False):
+        """Write the segment in ``storage``; returns the ``W3Segment``.
 
-        The file is complete (and with ``sync``, on disk) when this returns;
-        nothing refers to it until a TOC that lists the segment is written.
+        Its parts (postings, term table, columns) are files of their own, or
+        with ``compound`` one compound file as Whoosh's writer makes. The
+        files are complete (and with ``sync``, on disk) when this returns;
+        nothing refers to them until a TOC that lists the segment is written.
         """
         from whoosh.codec.whoosh3 import W3Codec
 
@@ -347,9 +349,11 @@ class SegmentBuilder:
         ]
         for name, data in self._columns():
             files.append((W3Codec.column_filename(segment, name), data))
-        path = os.path.join(storage.folder, segment.make_filename(segment.COMPOUND_EXT))
-        _write_compound(path, files, sync)
-        segment.compound = True
+        if compound:
+            _write_compound(os.path.join(storage.folder, segment.make_filename(segment.COMPOUND_EXT)), files, sync)
+        else:
+            _write_files(storage.folder, files, sync)
+        segment.compound = compound
         segment._fieldlengths = dict(self.totals)
         return segment
 
@@ -685,6 +689,34 @@ def _write_compound(path: str, files: list[tuple[str, Any]], sync: bool) -> None
     os.replace(tmp, path)
 
 
+def _write_files(folder: str, files: list[tuple[str, Any]], sync: bool) -> None:
+    """Write each of ``files`` (data as for ``_write_compound``) as a file of its own in ``folder``.
+
+    Written under their final names: until a TOC lists the segment nothing
+    reads them, and a file left by a crash is deleted by the next commit.
+    """
+    for name, data in files:
+        with open(os.path.join(folder, name), "wb") as f:
+            if callable(data):
+                data(f.write)
+            else:
+                for c in [data] if isinstance(data, (bytes, bytearray)) else data:
+                    f.write(c)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+    if sync:
+        _fsync_dir(folder)  # the new names are durable before a TOC can refer to them
+
+
+def _fsync_dir(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 # --- the write transaction ---------------------------------------------------------------
 
 
@@ -715,6 +747,7 @@ class BulkWriter:
             self.generation = info.generation + 1
             self.schema = info.schema
             self.segments = list(info.segments)
+            self.base_segments = list(info.segments)
             self.analyzer = Analyzer(self.schema, subwords)
             self.block_stored = block_stored
             self.builder = SegmentBuilder(self.schema, block_stored)
@@ -738,28 +771,40 @@ class BulkWriter:
             self._searcher = Searcher(self.reader())
         return self._searcher
 
-    def delete_document(self, docnum: int, delete: bool = True) -> None:
-        """Mark a committed document deleted (Whoosh's own deletion set of its segment)."""
-        self._check()
+    def _locate(self, docnum: int) -> tuple[Any, int]:
+        """(segment, number within it) of a committed document."""
+        from bisect import bisect_right
+
         offsets = []
         base = 0
         for s in self.segments:
             offsets.append(base)
             base += s.doc_count_all()
-        if docnum >= base:
+        if not 0 <= docnum < base:
             raise ValueError(f"No document number {docnum} in this index")
-        from bisect import bisect_right
-
         i = bisect_right(offsets, docnum) - 1
-        self.segments[i].delete_document(docnum - offsets[i], delete=delete)
+        return self.segments[i], docnum - offsets[i]
+
+    def delete_document(self, docnum: int, delete: bool = True) -> None:
+        """Mark a committed document deleted (Whoosh's own deletion set of its segment)."""
+        self._check()
+        segment, n = self._locate(docnum)
+        segment.delete_document(n, delete=delete)
+
+    def is_deleted(self, docnum: int) -> bool:
+        """Whether a committed document is deleted (by an earlier commit or by this transaction)."""
+        segment, n = self._locate(docnum)
+        return segment.is_deleted(n)
 
     def delete_by_term(self, fieldname: str, text) -> int:
-        """Delete the committed documents that have ``text`` in ``fieldname``; returns how many."""
+        """Delete the committed documents that have ``text`` in ``fieldname``; returns how many were live."""
         self._check()
         count = 0
+        # The searcher's readers remember the deletions they were opened with: check each document.
         for docnum in self.searcher().document_numbers(**{fieldname: text}):
-            self.delete_document(docnum)
-            count += 1
+            if not self.is_deleted(docnum):
+                self.delete_document(docnum)
+                count += 1
         return count
 
     # -- adding -----------------------------------------------------------------------
@@ -789,11 +834,13 @@ class BulkWriter:
         self.builder.add_reader(reader)
 
     # -- finishing --------------------------------------------------------------------
-    def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True) -> None:
+    def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True, before_toc=None) -> None:
         """Write the new segment, then switch the index to it with one atomic TOC rename.
 
         ``merge`` merges small segments with Whoosh's ``MERGE_SMALL`` policy
         (as ``writer.commit()`` does); ``optimize`` merges everything.
+        ``before_toc()`` runs when every new segment is written, just before
+        the TOC (an exception there abandons the commit).
         """
         from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE
 
@@ -805,10 +852,14 @@ class BulkWriter:
             if len(self.builder):
                 segments.append(self.builder.write(self.storage, self.indexname, sync=sync))
             segments.extend(self.extra_segments)
+            if before_toc is not None:
+                before_toc()
             write_toc(self.storage, self.indexname, self.schema, segments, self.generation, sync=sync)
             from whoosh.index import clean_files
 
-            clean_files(self.storage, self.indexname, self.generation, segments)
+            # The files of the previous commit's segments stay until the next commit: a reader that
+            # has just read the previous TOC still opens them.
+            clean_files(self.storage, self.indexname, self.generation, segments + self.base_segments)
         finally:
             self._finish()
 

@@ -162,15 +162,20 @@ class ParallelBulkWriter(BulkWriter):
             raise RuntimeError(f"an index worker failed:\n{payload}")
 
     # -- finishing --------------------------------------------------------------------
-    def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True) -> None:
+    def commit(self, merge: bool = True, optimize: bool = False, sync: bool = True, before_toc=None) -> None:
+        """As ``BulkWriter.commit``; ``hook_results`` are complete when ``before_toc`` runs."""
         self._check()
         if not self._workers:  # one process, or less than one batch: no worker is worth starting
-            for fields in self._batch:
-                self.builder.add(self.analyzer(fields))
-            self._batch = []
-            if self.hook is not None and len(self.builder):
-                self.hook_results.append(self.hook(self.builder))
-            super().commit(merge=merge, optimize=optimize, sync=sync)
+            try:
+                for fields in self._batch:
+                    self.builder.add(self.analyzer(fields))
+                self._batch = []
+                if self.hook is not None and len(self.builder):
+                    self.hook_results.append(self.hook(self.builder))
+            except BaseException:
+                self._finish()
+                raise
+            super().commit(merge=merge, optimize=optimize, sync=sync, before_toc=before_toc)
             return
         try:
             if self._batch:
@@ -192,7 +197,7 @@ class ParallelBulkWriter(BulkWriter):
                 self._finish()
             raise
         self._join()
-        super().commit(merge=merge, optimize=optimize, sync=sync)
+        super().commit(merge=merge, optimize=optimize, sync=sync, before_toc=before_toc)
 
     def _get_result(self):
         while True:
