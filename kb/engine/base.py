@@ -179,7 +179,7 @@ class WriteTransaction(ABC):
 
     commit: int  # the number the commit will have
     base: int  # the commit this transaction started from (-1 for a new index)
-    # After the commit: what ``on_words`` (see ``Engine.begin``) returned, once per process that added documents.
+    # What ``on_words`` (see ``Engine.begin``) returned, once per process that found new words.
     word_results: list
 
     @abstractmethod
@@ -242,10 +242,12 @@ class Engine(ABC):
         """A write transaction; ``workers`` processes may share its work.
 
         ``on_words``, a picklable function, is called with the words of the
-        passage text of the documents the transaction adds (once per process
-        that analysed some, in that process); the transaction's
-        ``word_results`` lists what it returned. kb computes the pinyin of new
-        words there, so that it never reads the whole vocabulary again.
+        passage text of the documents the transaction adds that the base
+        commit does not have (once per process that analysed some, in that
+        process; not at all when there are none); the transaction's
+        ``word_results`` lists what it returned before ``commit_with`` runs
+        its hook. kb computes the pinyin of new words there, so that it never
+        reads the whole vocabulary again.
         """
 
     @abstractmethod

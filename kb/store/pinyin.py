@@ -46,6 +46,8 @@ def write_map(target: Path, base: Path | None, new: Mapping[str, set[str]]) -> b
     Returns False (and writes nothing) when ``new`` holds no word ``base``
     lacks. The file is replaced atomically.
     """
+    if not new:
+        return False
     entries, lines = read_lines(base)
     changed: dict[str, str] = {}
     for key, words in new.items():

@@ -82,19 +82,19 @@ class ParallelBulkWriter(BulkWriter):
 
     ``hook``, a picklable function, runs in each worker after it wrote its
     segment, with the worker's ``SegmentBuilder`` (its ``postings`` hold the
-    terms of each field); what it returns is in ``hook_results`` after the
-    commit. kb uses it to compute the pinyin of new words where they are
-    found, in parallel.
+    terms of each field); what it returns (unless None) is in
+    ``hook_results`` when ``commit``'s ``before_toc`` runs. kb uses it to
+    compute the pinyin of new words where they are found, in parallel.
     """
 
     def __init__(self, ix, *, procs: int | None = None, context: str | None = None, block_stored: bool = False,
-                 subwords: bool = True, batch_chars: int = BATCH_CHARS, hook=None, timeout: float = 0.0,
+                 subwords: bool = True, batch_chars: int | None = None, hook=None, timeout: float = 0.0,
                  delay: float = 0.1):
         super().__init__(ix, block_stored=block_stored, subwords=subwords, timeout=timeout, delay=delay)
         self.procs = procs or default_procs()
         self.hook = hook
         self.hook_results: list = []
-        self.batch_chars = batch_chars
+        self.batch_chars = batch_chars or BATCH_CHARS  # read at call time: tests make it small
         self._ctx = multiprocessing.get_context(context)
         self._batch: list[dict[str, Any]] = []
         self._chars = 0
@@ -171,7 +171,9 @@ class ParallelBulkWriter(BulkWriter):
                     self.builder.add(self.analyzer(fields))
                 self._batch = []
                 if self.hook is not None and len(self.builder):
-                    self.hook_results.append(self.hook(self.builder))
+                    result = self.hook(self.builder)
+                    if result is not None:
+                        self.hook_results.append(result)
             except BaseException:
                 self._finish()
                 raise
@@ -189,7 +191,7 @@ class ParallelBulkWriter(BulkWriter):
                 if payload is not None:
                     self.add_segment(payload)
                     self.worker_stats.append(stats[0])
-                if self.hook is not None:
+                if self.hook is not None and stats[1] is not None:
                     self.hook_results.append(stats[1])
         except BaseException:
             self._stop_workers()

@@ -30,13 +30,24 @@ __all__ = ["WhooshTransaction"]
 
 
 class _WordsHook:
-    """Runs in the process that built a segment: ``on_words`` of the words of its passage text."""
+    """Runs in the process that built a segment: ``on_words`` of the words of its passage text that the
+    base commit does not have (not called when there are none)."""
 
-    def __init__(self, on_words: Callable[[list[str]], Any]):
+    def __init__(self, on_words: Callable[[list[str]], Any], folder: str, base_empty: bool):
         self.on_words = on_words
+        self.folder = folder
+        self.base_empty = base_empty
 
     def __call__(self, builder) -> Any:
-        return self.on_words(list(builder.postings.get("text", ())))
+        words = list(builder.postings.get("text", ()))
+        if words and not self.base_empty:
+            from whoosh.filedb.filestore import FileStorage
+
+            # The base commit is still the latest: its term tables (deleted documents' words too,
+            # which kb's side files already hold) decide what is new.
+            with FileStorage(self.folder, readonly=True).open_index().reader() as r:
+                words = [w for w in words if ("text", w) not in r]
+        return self.on_words(words) if words else None
 
 
 class WhooshTransaction(WriteTransaction):
@@ -53,9 +64,10 @@ class WhooshTransaction(WriteTransaction):
             self._ix = FileStorage(str(path)).open_index()
             try:
                 self.base = self._ix.latest_generation()
-                self._w = ParallelBulkWriter(self._ix, procs=max(1, workers), block_stored=True,
-                                             hook=_WordsHook(on_words) if on_words is not None else None)
+                self._w = ParallelBulkWriter(self._ix, procs=max(1, workers), block_stored=True)
                 self._empty = not any(s.doc_count() for s in self._w.segments)
+                if on_words is not None:
+                    self._w.hook = _WordsHook(on_words, str(path), not any(s.doc_count_all() for s in self._w.segments))
             except BaseException:
                 self._ix.close()
                 raise
