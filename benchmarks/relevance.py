@@ -8,6 +8,8 @@ Run from the repository root, in the project's virtualenv (``pip install -e '.[b
     python benchmarks/relevance.py --pool          # also write the unjudged top-10 passages for judging
     python benchmarks/relevance.py --add-judgments benchmarks/results/relevance-pool.tsv
     python benchmarks/relevance.py --rebuild       # rebuild every cached index
+    python benchmarks/relevance.py --keep-index    # development: query-side changes on the cached index
+    python benchmarks/relevance.py --cache DIR     # another cache (e.g. to measure an older kb beside this one)
 
 Data (``benchmarks/relevance/``)
     ``queries.tsv`` (the judged queries) and ``heldout.tsv`` (held-back
@@ -63,6 +65,11 @@ Caches and results
     or the kb package's source changes); ``--rebuild`` rebuilds all. Per-query
     figures go to ``benchmarks/results/relevance-latest.json`` and, for the
     held-out queries, ``relevance-heldout.json`` (git-ignored).
+    ``--keep-index`` (for development only) reuses the cached passages and
+    kb's cached index even when kb's source changed since they were built, so
+    a change to query planning or ranking is measured in a minute; the header
+    then names the source the index was built from. Figures to report come
+    from a run without it.
 """
 
 from __future__ import annotations
@@ -271,12 +278,16 @@ def _read_key(path: Path) -> str:
     return path.read_text("utf-8").strip() if path.exists() else ""
 
 
-def load_passages(corpus: Path, rebuild: bool, kb_hash: str) -> tuple[dict[str, PassageInfo], str]:
-    """The corpus's passages by id (cached), and a digest of their ids and texts."""
+def load_passages(corpus: Path, rebuild: bool, kb_hash: str, keep: bool = False) -> tuple[dict[str, PassageInfo], str]:
+    """The corpus's passages by id (cached), and a digest of their ids and texts.
+
+    With ``keep``, the cache is used whatever kb source it was read with.
+    """
     store, key_file = CACHE / "passages.jsonl", CACHE / "passages.key"
     key = f"{corpus.resolve()} {corpus_fingerprint(corpus)} {kb_hash}"
     cached = _read_key(key_file).split("\n")
-    if not rebuild and store.exists() and cached[0] == key and len(cached) == 2:
+    fresh = cached[0] == key or (keep and cached[0].rsplit(" ", 1)[0] == key.rsplit(" ", 1)[0])
+    if not rebuild and store.exists() and fresh and len(cached) == 2:
         passages = {}
         with open(store, encoding="utf-8") as f:
             for line in f:
@@ -314,20 +325,24 @@ class Retrieved:
 class KbSystem:
     name = "kb"
 
-    def __init__(self, corpus: Path, rebuild: bool, kb_hash: str):
+    def __init__(self, corpus: Path, rebuild: bool, kb_hash: str, keep: bool = False):
         from kb import KnowledgeBase
 
         index_dir, key_file = CACHE / "kb-index", CACHE / "kb.key"
         key = f"{corpus.resolve()} {corpus_fingerprint(corpus)} {kb_hash}"
         self.kb = KnowledgeBase(index_dir)
         self.build_s = None
-        if rebuild or _read_key(key_file) != key or not self.kb.exists():
+        cached = _read_key(key_file)
+        self.index_source = cached.rsplit(" ", 1)[-1] if cached else ""
+        kept = keep and cached.rsplit(" ", 1)[0] == key.rsplit(" ", 1)[0]
+        if rebuild or (cached != key and not kept) or not self.kb.exists():
             log("kb: KnowledgeBase(...).index([corpus], rebuild=True)")
             key_file.unlink(missing_ok=True)
             t = time.perf_counter()
             summary = self.kb.index([corpus], rebuild=True)
             self.build_s = time.perf_counter() - t
             key_file.write_text(key + "\n", "utf-8")
+            self.index_source = kb_hash
             log(f"  {summary.total_passages:,} passages, {self.build_s:.0f} s")
         self.texts: dict[str, PassageInfo] = {}  # kb's own copy of each passage it returned
 
@@ -364,14 +379,15 @@ class PeerSystem:
         return out
 
 
-def open_systems(names: Iterable[str], corpus: Path, rebuild: bool, passages, digest, kb_hash) -> list:
+def open_systems(names: Iterable[str], corpus: Path, rebuild: bool, passages, digest, kb_hash,
+                 keep: bool = False) -> list:
     from peers import Bm25sJieba, WhooshJieba
 
     peers = {"bm25s+jieba": Bm25sJieba, "whoosh+jieba": WhooshJieba}
     out = []
     for name in names:
         if name == "kb":
-            out.append(KbSystem(corpus, rebuild, kb_hash))
+            out.append(KbSystem(corpus, rebuild, kb_hash, keep))
         else:
             out.append(PeerSystem(peers[name], passages, digest, rebuild))
     return out
@@ -518,7 +534,10 @@ def report(queries: list[Query], heldout: list[Query], per_query: dict, systems:
     print()
     print(f"kb relevance benchmark — {len(queries)} queries + {len(heldout)} held out, corpus "
           f"{meta['passages']:,} passages, kb {meta['kb_commit']}{' (dirty)' if meta['kb_dirty'] else ''} "
-          f"(source {meta['kb_source']}), {meta['when']}")
+          f"(source {meta['kb_source']}"
+          + (f"; index built from source {meta['kb_index_source']}, --keep-index"
+             if meta.get("kb_index_source") not in (None, meta["kb_source"]) else "")
+          + f"), {meta['when']}")
     print()
     print(_table(rows, tuple(headers)))
     print()
@@ -566,11 +585,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--add-judgments", type=Path, metavar="FILE", help="append graded rows of FILE to judgments.tsv")
     ap.add_argument("--per-query", action="store_true", help="print one line per (non-held-out) query")
     ap.add_argument("--no-heldout", action="store_true", help="leave out the held-out queries")
+    ap.add_argument("--cache", type=Path, metavar="DIR",
+                    help=f"the cache folder (default {CACHE}); peers' indexes found beside it are reused")
+    ap.add_argument("--keep-index", action="store_true",
+                    help="development: reuse the cached passages and kb index although kb's source changed")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
+    global CACHE
     args = parse_args(argv)
+    if args.cache is not None:
+        CACHE = args.cache.resolve()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for peer in ("bm25s-jieba", "whoosh-jieba"):  # the same passages give the same peer indexes
+            default = HERE / ".cache" / peer
+            if default.is_dir() and not (CACHE / peer).exists():
+                (CACHE / peer).symlink_to(default, target_is_directory=True)
     heldout_ids = frozenset(q.id for q in load_queries(HELDOUT)) if HELDOUT.exists() else frozenset()
     judgments = Judgments(JUDGMENTS, HELDOUT_JUDGMENTS, heldout_ids)
     if args.add_judgments:
@@ -586,8 +617,8 @@ def main(argv=None) -> int:
         sys.exit(f"{QUERIES.name} and {HELDOUT.name} share query ids; ids must be unique across both.")
     t0 = time.perf_counter()
     kb_hash = kb_source_hash()
-    passages, digest = load_passages(corpus, args.rebuild, kb_hash)
-    engines = open_systems(systems, corpus, args.rebuild, passages, digest, kb_hash)
+    passages, digest = load_passages(corpus, args.rebuild, kb_hash, args.keep_index)
+    engines = open_systems(systems, corpus, args.rebuild, passages, digest, kb_hash, args.keep_index)
     per_query: dict[str, dict] = {}
     for q in queries + heldout:
         per_query[q.id] = {}
@@ -608,6 +639,7 @@ def main(argv=None) -> int:
         "kb_commit": _git("rev-parse", "--short", "HEAD"),
         "kb_dirty": bool(_git("status", "--porcelain", "kb")),
         "kb_source": kb_hash,
+        "kb_index_source": kb_engine.index_source if kb_engine is not None else None,
         "systems": systems,
         "judgments": len(judgments.rows),
         "build_s": {e.name: e.build_s for e in engines if e.build_s is not None},

@@ -202,7 +202,7 @@ class KnowledgeBase:
 
     def search(self, query: str, *, limit: int = 10, section: str | None = None, doc: str | None = None,
                topic: str | None = None, since: str | None = None, until: str | None = None, where: Where = (),
-               context: int = 0, expand: bool = True, correct: bool = False, group_by: str | None = None,
+               context: int = 0, expand: bool = True, correct: bool = True, group_by: str | None = None,
                sort: str = "relevance", facets: str | Iterable[str] | None = None) -> SearchResult:
         """Passages matching ``query``, best first.
 
@@ -215,8 +215,10 @@ class KnowledgeBase:
         ``{"province": "云南"}``; see ``kb.query.meta``). Every restriction
         holds for every hit. With ``expand`` (the default) English, pinyin and
         synonyms widen the query (see ``SearchResult.expanded``). With
-        ``correct``, a query that finds nothing is retried with its "did you
-        mean" suggestion (``SearchResult.corrected`` is then True).
+        ``correct`` (the default, as in the CLI, the HTTP API and MCP), a
+        query that finds nothing is retried with its "did you mean"
+        suggestion (``SearchResult.corrected`` is then True); pass
+        ``correct=False`` to get the empty result and the suggestion alone.
 
         ``group_by="doc"`` gives one ``DocumentGroup`` per matching document
         (``SearchResult.groups``; ``limit`` counts documents); ``sort="date"``
@@ -264,7 +266,7 @@ class KnowledgeBase:
         hits = []
         for rec, score in out.rows:
             ctx = self._context(view, rec.id, rec.doc_id, context, needles) if context else ()
-            hits.append(make_hit(rec, view.reader.document(rec.doc_id), score, needles, ctx))
+            hits.append(make_hit(rec, view.reader.document(rec.doc_id), score, needles, ctx, out.also_in.get(rec.id, ())))
         return SearchResult(tuple(hits), query=query, total=out.total, expanded=out.plan.expansions,
                             suggestion=out.suggestion, relaxed=out.relaxed,
                             lexicon_outdated=self._outdated(view))
@@ -295,7 +297,8 @@ class KnowledgeBase:
             for ref, score in rows[:limit]:
                 rec = reader.passage_at(ref)
                 ctx = self._context(view, rec.id, rec.doc_id, context, needles) if context else ()
-                hits_.append(make_hit(rec, reader.document(rec.doc_id), score, needles, ctx))
+                hits_.append(make_hit(rec, reader.document(rec.doc_id), score, needles, ctx,
+                                      out.also_in.get(rec.id, ())))
             hits = tuple(hits_)
         return SearchResult(hits, query=query, total=out.total, expanded=out.plan.expansions,
                             suggestion=out.suggestion, relaxed=out.relaxed, groups=groups, facets=facets,
@@ -304,7 +307,7 @@ class KnowledgeBase:
 
     def iter_search(self, query: str, *, section: str | None = None, doc: str | None = None,
                     topic: str | None = None, since: str | None = None, until: str | None = None,
-                    where: Where = (), expand: bool = True, correct: bool = False, group_by: str | None = None,
+                    where: Where = (), expand: bool = True, correct: bool = True, group_by: str | None = None,
                     sort: str = "relevance") -> "SearchStream":
         """Every match of ``query``, streamed: ``Hit``s (or ``DocumentGroup``s with ``group_by="doc"``).
 

@@ -14,12 +14,33 @@ import sys
 import time
 from pathlib import Path
 
+import importlib
+from typing import TYPE_CHECKING
+
 import click
 
-from . import serialize
-from .api import KnowledgeBase, default_index_path
 from .errors import IndexCorruptError, IndexNotFoundError, IndexVersionError, KBError
-from .models import Hit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import KnowledgeBase
+    from .models import Hit
+
+
+class _Lazy:
+    """A module imported on first use: `kb --help` and `kb --version` load nothing but click."""
+
+    def __init__(self, name: str):
+        self._name = name
+        self._module = None
+
+    def __getattr__(self, attr: str):
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+serialize = _Lazy("kb.serialize")
+_api = _Lazy("kb.api")
 
 DEFAULT_SOURCE = Path("seeds")
 
@@ -132,7 +153,7 @@ def _print_hit(n: int | None, hit: Hit, color: bool, *, full: bool = False) -> N
 
 def _set_index(ctx: click.Context, _param, value: Path | None) -> None:
     if value is not None:
-        ctx.obj = KnowledgeBase(value, lexicon=ctx.meta.get("kb.lexicon"))
+        ctx.obj = _api.KnowledgeBase(value, lexicon=ctx.meta.get("kb.lexicon"))
 
 
 # Every subcommand takes --index as well, so it works before or after the command name.
@@ -157,7 +178,7 @@ def main(ctx: click.Context, index_path: Path | None, lexicon: tuple[Path, ...])
         kb index seeds && kb search 户籍
     """
     ctx.meta["kb.lexicon"] = list(lexicon) or None
-    ctx.obj = KnowledgeBase(index_path if index_path is not None else default_index_path(),
+    ctx.obj = _api.KnowledgeBase(index_path if index_path is not None else _api.default_index_path(),
                             lexicon=ctx.meta["kb.lexicon"])
 
 

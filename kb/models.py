@@ -136,6 +136,8 @@ class Hit:
     is the page the passage starts on, None for documents without pages.
     ``path`` is the document's file on this machine; ``rel`` is that path
     relative to the indexed root (what a server may show to others).
+    ``also_in`` holds the ids of passages elsewhere with the same text
+    (copies of it in other documents), which a search shows once, as this hit.
     """
 
     id: str
@@ -157,6 +159,7 @@ class Hit:
     metadata: dict[str, Any] = field(default_factory=dict)
     page: int | None = None
     rel: str = ""
+    also_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,8 +170,10 @@ class SearchResult:
     the hits answer; ``total``: how many passages match in all; ``expanded``:
     the terms the query was widened to; ``suggestion``: a "did you mean"
     query, or ""; ``corrected``: True when the query as typed found nothing
-    and these are the suggestion's hits; ``relaxed``: True when no passage
-    has every word of the query and these are the passages with most of them.
+    and these are the suggestion's hits; ``relaxed``: True when some hits
+    lack a word of the query (no passage has every word, or a question has
+    fewer such passages than asked for); they follow those that have them
+    all, ranked by how much of the query they cover.
 
     With ``group_by="doc"``, ``groups`` holds one ``DocumentGroup`` per
     matching document (the shown ones) and ``hits`` their best passages, in

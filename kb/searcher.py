@@ -11,16 +11,25 @@ index changes.
   2. when that finds fewer passages than asked for, again with verbatim
      recall, so strings the segmenter split differently are found too (they
      rank after whole-word matches);
-  3. when an implicit all-words query finds nothing, relaxation: passages
-     with most of its words, ranked by how many they have, then by score
-     (``SearchResult.relaxed``). An explicit AND is never relaxed.
-Then excluded words are checked verbatim, multi-word query words that occur
-verbatim earn a proximity bonus, and hits get highlights and snippets.
+  3. relaxation, when an implicit all-words query finds nothing (or, for a
+     question or one query word made of known terms, fewer passages than
+     asked for): passages with part of it, ranked by how much of it they
+     cover (parts weighted by rarity), then by score
+     (``SearchResult.relaxed``). A question is ranked this way from the
+     start. An explicit AND is never relaxed.
+Then, among the top ``config.RERANK_WINDOW``: excluded words are checked
+verbatim, expansions found only in the wrong sense are dropped (a company
+that 落户 somewhere is no hit for 户籍), multi-word query words that occur
+verbatim earn a proximity bonus, heading-only passages go last in their
+tier, very short ones lose some score, and copies of one text are shown
+once (``Hit.also_in``). Hits get highlights and snippets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,10 +40,10 @@ from . import config
 from .errors import IndexCorruptError
 from .engine.base import DocumentRecord, EngineReader, PassageRecord
 from .highlight import highlight_spans, make_snippet
-from .lexicon import LazyPinyinMap
+from .lexicon import LazyPinyinMap, sense_holds_in
 from .models import Hit
 from .query import parse as q
-from .query.plan import Plan, plan
+from .query.plan import Concept, Plan, plan
 from .query.suggest import suggest
 from .store import IndexStore, Snapshot
 from .text import normalize
@@ -165,10 +174,25 @@ def _close_quietly(reader) -> None:
 class _Stats:
     """Term statistics and pinyin look-ups for planning and suggestions, memoised for one search."""
 
-    def __init__(self, reader: EngineReader, pinyin: LazyPinyinMap):
+    def __init__(self, reader: EngineReader, pinyin: LazyPinyinMap, recall=None):
         self.reader = reader
         self.pinyin = pinyin
+        self.recall = recall
         self._df: dict[str, int] = {}
+
+    def passages(self, node) -> frozenset:
+        """The passages a plan node matches by its words (for how words of a query relate)."""
+        return _matching(self.reader, node, allowed=None)
+
+    def passage_count(self) -> int:
+        return self.reader.passage_count()
+
+    def verbatim_count(self, text: str) -> int | None:
+        """Passages holding ``text`` verbatim (None when the recall file cannot say)."""
+        if self.recall is None or not self.recall.available:
+            return None
+        ids = self.recall.find(text, cap=config.VERBATIM_CAP)
+        return config.VERBATIM_CAP if ids is None else len(ids)
 
     def doc_frequency(self, term: str) -> int:
         if term not in self._df:
@@ -184,13 +208,18 @@ class _Stats:
 
 @dataclass
 class SearchOutcome:
-    """What ``run_search`` found: rows to show, and facts about the search."""
+    """What ``run_search`` found: rows to show, and facts about the search.
+
+    ``also_in`` maps the id of a shown passage to the ids of passages with
+    the same text in other places (copies collapsed into it).
+    """
 
     total: int
     rows: list[tuple[PassageRecord, float]]
     plan: Plan
     suggestion: str = ""
     relaxed: bool = False
+    also_in: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple[str, str] | None = None,
@@ -201,30 +230,37 @@ def run_search(view: View, query: str, node: q.Node, *, filters=(), dates: tuple
     mean" suggestion is not relaxed: the caller will search the suggestion.
     """
     reader = view.reader
-    stats = _Stats(reader, view.pinyin)
-    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
     recall = view.snapshot.recall()
+    stats = _Stats(reader, view.pinyin, recall)
+    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
     allowed = reader.allowed(p.filters, dates)
     window = max(limit, config.RERANK_WINDOW)
-    total, rows = reader.search(p.root, allowed=allowed, limit=window, recall=recall)
-    if len(rows) < limit and recall.available and p.root is not None:
-        # Fewer hits than the window: every match is among the collected ones.
-        found = frozenset(ref for ref, _score in rows)
-        total, rows = reader.search(p.root, allowed=allowed, limit=window, recall=recall, exclude=found,
-                                    with_verbatim=True)
+    tiers: dict = {}
+    if p.natural and p.parts:
+        # A question: ranked by how much of it a passage covers (those with all of it first).
+        total, rows, tiers = _relax(reader, p, allowed, recall, window)
+    else:
+        total, rows = reader.search(p.root, allowed=allowed, limit=window, recall=recall)
+        if len(rows) < limit and recall.available and p.root is not None:
+            # Fewer hits than the window: every match is among the collected ones.
+            found = frozenset(ref for ref, _score in rows)
+            total, rows = reader.search(p.root, allowed=allowed, limit=window, recall=recall, exclude=found,
+                                        with_verbatim=True)
     suggestion = _suggestion(reader, stats, recall, query, node, p, lexicon) if expand and (not rows or p.untranslated) else ""
-    relaxed = False
-    if not rows and p.concepts and not (prefer_suggestion and suggestion):
-        total, rows = _relax(reader, p, allowed, recall, window)
-        relaxed = bool(rows)
-    records = [(reader.passage_at(ref), score) for ref, score in rows]
-    if p.forbidden:
-        kept = [r for r in records if not any(f in normalize(r[0].text) for f in p.forbidden)]
-        total -= len(records) - len(kept)
-        records = kept
-    if p.adjacent and not relaxed:
-        records = _rerank(records, p.adjacent)
-    return SearchOutcome(total, records[:limit], p, suggestion, relaxed)
+    if not tiers and p.parts and (not rows or (p.fill and len(rows) < limit)) \
+            and not (prefer_suggestion and suggestion and not rows):
+        # Too few passages have every word: those with most of them follow.
+        total, rows, tiers = _relax(reader, p, allowed, recall, window, rows)
+    records = [(reader.passage_at(ref), score, tiers.get(ref, 1.0)) for ref, score in rows]
+    records, dropped = _checked(records, p, lexicon)
+    total -= dropped
+    records = _rerank(records, p.adjacent)
+    records, also_in, copies = _collapse(records)
+    total -= copies
+    shown = records[:limit]
+    relaxed = any(tier < 1.0 for _rec, _score, tier in shown)
+    return SearchOutcome(total, [(rec, score) for rec, score, _tier in shown], p, suggestion, relaxed,
+                         {k: v for k, v in also_in.items() if any(rec.id == k for rec, _s, _t in shown)})
 
 
 def _suggestion(reader, stats, recall, query: str, node, p: Plan, lexicon) -> str:
@@ -244,19 +280,24 @@ def run_all(view: View, query: str, node: q.Node, *, filters=(), dates: tuple[st
     The match set is what ``run_search`` pages through with an unbounded
     limit: passages found by the word index, then those holding a query
     word only verbatim (ranked after them); when no passage has every word of
-    an implicit all-words query, the relaxed matches. Excluded words are
-    checked verbatim and the proximity bonus reorders the top
-    ``config.RERANK_WINDOW``, as in ``run_search``, so the first rows are
-    the hits ``run_search`` shows. ``SearchOutcome.total`` is ``len(rows)``.
+    an implicit all-words query (or a question has fewer than
+    ``config.RERANK_WINDOW`` such passages), the relaxed matches after them.
+    Excluded words are checked verbatim; expansions in the wrong sense, the
+    proximity bonus and collapsed copies are applied to the top
+    ``config.RERANK_WINDOW``, as in ``run_search``, so the first rows are the
+    hits ``run_search`` shows. ``SearchOutcome.total`` is ``len(rows)``.
     """
     reader = view.reader
-    stats = _Stats(reader, view.pinyin)
-    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
     recall = view.snapshot.recall()
+    stats = _Stats(reader, view.pinyin, recall)
+    p = plan(node, stats, expand=expand, filters=filters, lexicon=lexicon)
     allowed = reader.allowed(p.filters, dates)
     everything = reader.passage_count() + 1
+    tiers: dict = {}
     if p.root is None:
         rows = [(ref, 0.0) for ref in sorted(allowed or ())]
+    elif p.natural and p.parts:
+        _n, rows, tiers = _relax(reader, p, allowed, recall, everything)
     elif recall.available:
         # One scored pass: passages the words find keep their scores, the verbatim-only ones are added.
         words = reader.refs(p.root, allowed=allowed, recall=recall)
@@ -265,19 +306,20 @@ def run_all(view: View, query: str, node: q.Node, *, filters=(), dates: tuple[st
     else:
         _n, rows = reader.search(p.root, allowed=allowed, limit=everything, recall=recall)
     suggestion = _suggestion(reader, stats, recall, query, node, p, lexicon) if expand and (not rows or p.untranslated) else ""
-    relaxed = False
-    if not rows and p.concepts and not (prefer_suggestion and suggestion):
-        _n, rows = _relax(reader, p, allowed, recall, everything)
-        relaxed = bool(rows)
+    if not tiers and p.parts and (not rows or (p.fill and len(rows) < config.RELAX_BELOW)) \
+            and not (prefer_suggestion and suggestion and not rows):
+        _n, rows, tiers = _relax(reader, p, allowed, recall, everything, rows)
     if p.forbidden and rows:
         rows = _drop_forbidden(reader, recall, rows, p.forbidden)
-    if p.adjacent and not relaxed and rows:
-        top = [(reader.passage_at(ref), score, ref) for ref, score in rows[: config.RERANK_WINDOW]]
-        bonus = {ref: score + sum(config.ADJACENT_BONUS for a in p.adjacent if a in normalize(rec.text))
-                 for rec, score, ref in top}
-        head = sorted(((ref, bonus[ref]) for _rec, _s, ref in top), key=lambda r: -r[1])
-        rows = head + rows[config.RERANK_WINDOW :]
-    return SearchOutcome(len(rows), rows, p, suggestion, relaxed)
+    also_in: dict[str, tuple[str, ...]] = {}
+    relaxed = bool(tiers) and any(t < 1.0 for t in tiers.values())
+    if rows:
+        head = [(reader.passage_at(ref), score, tiers.get(ref, 1.0), ref) for ref, score in rows[: config.RERANK_WINDOW]]
+        refs = {id(rec): ref for rec, _s, _t, ref in head}
+        checked, _dropped = _checked([(rec, s, t) for rec, s, t, _r in head], p, lexicon)
+        ranked, also_in, _copies = _collapse(_rerank(checked, p.adjacent))
+        rows = [(refs[id(rec)], score) for rec, score, _t in ranked] + rows[config.RERANK_WINDOW :]
+    return SearchOutcome(len(rows), rows, p, suggestion, relaxed, also_in)
 
 
 def _drop_forbidden(reader, recall, rows, forbidden) -> list:
@@ -295,43 +337,177 @@ def _drop_forbidden(reader, recall, rows, forbidden) -> list:
     return [r for r in rows if not any(f in normalize(reader.passage_at(r[0]).text) for f in forbidden)]
 
 
-def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int):
-    """Passages with most of the query's parts: by how many parts they have, then by score."""
-    candidates = reader.refs(p.root, allowed=allowed, recall=recall, with_verbatim=True, min_match=1)
-    if not candidates:
-        return 0, []
-    counts: Counter = Counter()
-    for part in p.concepts:
-        counts.update(reader.refs(part, allowed=candidates, recall=recall, with_verbatim=True))
-    tiers: dict[int, set] = {}
-    for ref in candidates:
-        tiers.setdefault(counts[ref], set()).add(ref)
-    rows: list = []
-    for k in sorted(tiers, reverse=True):
-        if len(rows) >= window:
-            break
-        _n, tier_rows = reader.search(p.root, allowed=frozenset(tiers[k]), limit=window - len(rows), recall=recall,
-                                      with_verbatim=True, min_match=1)
-        rows.extend(tier_rows)
-    return len(candidates), rows
+def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int, strict=()):
+    """The passages with all or part of the query: by coverage, then by score.
 
-
-def _rerank(records: list[tuple[PassageRecord, float]], adjacent) -> list[tuple[PassageRecord, float]]:
-    """Within the top window, passages that hold a multi-word query word verbatim rank higher.
-
-    (The index keeps no word positions; this restores phrase-proximity
-    ranking where it matters, for the passages that can be shown.)
+    Returns (total, rows, coverage by ref). A passage's coverage is the share
+    of the query's parts it holds, each part weighted by its rarity (inverse
+    passage frequency) and its ``weight`` (a dictionary-translated word counts
+    less), in steps of 1/``config.RELAX_TIERS``; those with every part have
+    coverage 1. Rows are collected tier by tier, best first, until ``window``
+    is reached (whole tiers). ``strict`` rows (found with every part) come
+    first, in their order.
     """
+    parts = p.parts
+    root = p.relaxed_root()
+    strict = list(strict)
+    candidates = _matching(reader, root, allowed=allowed, recall=recall, with_verbatim=True, min_match=1)
+    if not candidates:
+        return len(strict), strict, {ref: 1.0 for ref, _score in strict}
+    n = max(1, reader.passage_count())
+    cover: dict = {}
+    total_weight = 0.0
+    for part in parts:
+        found = _matching(reader, part, allowed=candidates, recall=recall, with_verbatim=True)
+        w = math.log(1 + n / (1 + len(found))) ** config.RELAX_IDF_POWER * getattr(part, "weight", 1.0)
+        total_weight += w
+        for ref in found:
+            cover[ref] = cover.get(ref, 0.0) + w
+    tiers: dict = {ref: 1.0 for ref, _score in strict}
+    by_tier: dict[float, list] = {}
+    for ref in candidates:
+        if ref in tiers:
+            continue
+        t = _tier(cover.get(ref, 0.0) / total_weight if total_weight else 0.0)
+        tiers[ref] = t
+        by_tier.setdefault(t, []).append(ref)
+    chosen: set = set()
+    for t in sorted(by_tier, reverse=True):
+        if len(chosen) + len(strict) >= window:
+            break
+        chosen.update(by_tier[t])
+    rows = []
+    if chosen:
+        _n, rows = reader.search(root, allowed=frozenset(chosen), limit=len(chosen), recall=recall,
+                                 with_verbatim=True, min_match=1)
+        rows.sort(key=lambda r: (-tiers[r[0]], -r[1]))
+    return len(candidates | {ref for ref, _score in strict}), strict + rows, tiers
+
+
+def _matching(reader, node, **kw) -> frozenset:
+    """The passages a node matches, by sets of postings when the engine can (``refs`` otherwise)."""
+    fn = getattr(reader, "matching", None)
+    return fn(node, **kw) if fn is not None else reader.refs(node, **kw)
+
+
+def _tier(share: float) -> float:
+    """A coverage share in steps of 1/RELAX_TIERS (rounded down; all of it is 1.0)."""
+    if share >= 1.0 - 1e-9:
+        return 1.0
+    return math.floor(share * config.RELAX_TIERS + 1e-9) / config.RELAX_TIERS
+
+
+def _sense_checks(p: Plan, lexicon) -> list:
+    """(concept's other alternatives, [(alternative, sense rule)]) for each required concept with sense-bound expansions."""
+    if lexicon is None:
+        from .lexicon import default_lexicon
+
+        lexicon = default_lexicon()
+    root = p.root
+    concepts = [root] if isinstance(root, Concept) else [c for c in getattr(root, "children", ()) if isinstance(c, Concept)]
     out = []
-    for rec, score in records:
-        norm = normalize(rec.text)
-        out.append((rec, score + sum(config.ADJACENT_BONUS for a in adjacent if a in norm)))
-    out.sort(key=lambda r: -r[1])
+    for c in concepts:
+        bound = []
+        for a in c.alternatives:
+            if a.sense:
+                rule = lexicon.sense_rule(a.text, [a.sense])
+                if rule is not None:
+                    bound.append((a, rule))
+        if bound:
+            out.append(([a for a in c.alternatives if not a.sense], bound))
     return out
 
 
-def make_hit(rec: PassageRecord, doc: DocumentRecord | None, score: float, needles, context: tuple[Hit, ...] = ()
-             ) -> Hit:
+def _in_sense(hay: str, checks) -> bool:
+    """False when, for some concept, the passage holds only sense-bound expansions, none in its sense."""
+    for free, bound in checks:
+        if any(a.words and all(w in hay for w in a.words) for a in free):
+            continue
+        present = [(a, rule) for a, rule in bound if a.text in hay]
+        if present and not any(sense_holds_in(rule, a.text, hay) for a, rule in present):
+            return False
+    return True
+
+
+def _checked(records, p: Plan, lexicon) -> tuple[list, int]:
+    """Records without excluded words and without expansions in the wrong sense; and how many were dropped."""
+    checks = _sense_checks(p, lexicon)
+    if not p.forbidden and not checks:
+        return records, 0
+    out = []
+    for rec, score, tier in records:
+        text = normalize(rec.text)
+        if p.forbidden and any(f in text for f in p.forbidden):
+            continue
+        if checks and not _in_sense(normalize(rec.section) + "\n" + text, checks):
+            continue
+        out.append((rec, score, tier))
+    return out, len(records) - len(out)
+
+
+def _rerank(records, adjacent) -> list:
+    """Records ordered by coverage, then score with the proximity bonus; heading-only passages last in their tier.
+
+    (The index keeps no word positions; the bonus for a multi-word query word
+    found verbatim restores phrase-proximity ranking where it matters, for
+    the passages that can be shown.)
+    """
+    out = []
+    for rec, score, tier in records:
+        if adjacent:
+            norm = normalize(rec.text)
+            score += sum(config.ADJACENT_BONUS for a in adjacent if a in norm)
+        out.append((rec, score * _brevity(rec.text), tier))
+    out.sort(key=lambda r: (-r[2], _is_heading(r[0]), -r[1]))
+    return out
+
+
+def _brevity(text: str) -> float:
+    """A score factor below 1 for a passage too short to say much (a list item, a one-line snippet).
+
+    BM25's length normalisation ranks a one-line mention of a word above a
+    paragraph about it; the factor evens that out.
+    """
+    n = len(text.strip())
+    if n >= config.SHORT_PASSAGE_CHARS:
+        return 1.0
+    return max(0.0, n / config.SHORT_PASSAGE_CHARS) ** config.SHORT_PASSAGE_POWER
+
+
+_SENTENCE = re.compile(r"[。！？；!?;：:，,]")
+
+
+def _is_heading(rec: PassageRecord) -> bool:
+    """A passage that is only a heading: short, no sentence punctuation (一、总体要求; 第三章 户籍管理)."""
+    text = rec.text.strip()
+    return len(text) <= config.HEADING_MAX_CHARS and not _SENTENCE.search(text)
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _collapse(records) -> tuple[list, dict[str, tuple[str, ...]], int]:
+    """Records with copies of a passage's text (in another document or place) folded into the first.
+
+    Returns (records, also_in: shown id → ids of its copies, copies removed).
+    """
+    first: dict[str, str] = {}
+    also: dict[str, list[str]] = {}
+    out = []
+    for rec, score, tier in records:
+        key = _SPACE.sub("", rec.text)  # copies are the same text; normalising every passage costs more
+        if len(key) >= config.COLLAPSE_MIN_CHARS:
+            keeper = first.get(key)
+            if keeper is not None:
+                also.setdefault(keeper, []).append(rec.id)
+                continue
+            first[key] = rec.id
+        out.append((rec, score, tier))
+    return out, {k: tuple(v) for k, v in also.items()}, len(records) - len(out)
+
+
+def make_hit(rec: PassageRecord, doc: DocumentRecord | None, score: float, needles, context: tuple[Hit, ...] = (),
+             also_in: tuple[str, ...] = ()) -> Hit:
     """A ``Hit`` from a passage record and its document's record."""
     spans = highlight_spans(rec.text, needles) if needles else []
     return Hit(
@@ -354,4 +530,5 @@ def make_hit(rec: PassageRecord, doc: DocumentRecord | None, score: float, needl
         metadata=(doc.metadata if doc else {}) or {},
         page=rec.page or None,
         rel=(doc.rel or Path(doc.path).name) if doc else "",
+        also_in=also_in,
     )

@@ -32,6 +32,7 @@ def hit(h: Hit, *, relative_paths: bool = False) -> dict[str, Any]:
     d = asdict(h)
     d["highlights"] = [list(s) for s in h.highlights]
     d["topics"] = list(h.topics)
+    d["also_in"] = list(h.also_in)
     if relative_paths:
         d["path"] = h.rel
     if h.context:

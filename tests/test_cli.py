@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import SEED, SEED_ID, write_tree
+from conftest import SEED, SEED_ID, kb_env, write_tree
 from kb.cli import main
 
 HIT_KEYS = {"id", "doc_id", "title", "date", "source", "paragraph", "section", "text", "snippet", "score"}
@@ -293,3 +293,12 @@ def test_real_process_error_exit_code(tmp_path):
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_help_and_version_load_no_engine_segmenter_or_library(tmp_path):
+    """`kb --help` and `kb --version` import click and the errors module only (they must be instant)."""
+    code = ("import sys, kb.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'whoosh', 'rjieba', 'opencc', 'pypinyin'} "
+            "or m in {'kb.api', 'kb.searcher', 'kb.serialize', 'kb.models', 'kb.store'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=kb_env(), timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

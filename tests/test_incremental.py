@@ -166,7 +166,8 @@ def test_rebuild_starts_afresh(tmp_path, kb):
     assert (s.indexed, s.updated, s.removed, s.unchanged) == (2, 0, 0, 0)
     assert s.total_documents == 2 and s.total_passages == 2
     assert ids(kb.search("户籍")) == ["a#1"]
-    assert ids(kb.search("农田")) == [], "a rebuild holds only what it was given"
+    # correct=False: the search must not fall back to a "did you mean" word (农民) of the rebuilt index.
+    assert ids(kb.search("农田", correct=False)) == [], "a rebuild holds only what it was given"
     # Searching through a fresh object sees the rebuilt index too.
     with KnowledgeBase(kb.path) as again:
         assert ids(again.search("宅基地")) == ["b#1"]

@@ -80,3 +80,97 @@ def test_nothing_to_search_is_a_query_error():
     with pytest.raises(QueryError) as e:
         plan(q.parse("topic:no-such-topic 户籍"), STATS)
     assert e.value.hint == "topics"
+
+
+# --- questions, abbreviations, senses, pinyin (issue 14) ------------------------------------------
+
+
+class RelatedStats(Stats):
+    """A pretend index that also says which passages hold a word (for how query words relate)."""
+
+    def __init__(self, postings: dict[str, set[int]], pinyin=None, n: int = 1000):
+        super().__init__({w: len(p) for w, p in postings.items()}, pinyin)
+        self.postings = postings
+        self.n = n
+
+    def passages(self, node) -> frozenset:
+        def alt_docs(a):
+            sets = [self.postings.get(w, set()) for w in a.words]
+            return set.intersection(*sets) if sets else set()
+
+        if isinstance(node, Concept):
+            out = set()
+            for a in node.alternatives:
+                out |= alt_docs(a)
+            return frozenset(out)
+        if isinstance(node, AllOf):
+            sets = [self.passages(c) for c in node.children]
+            return frozenset(set.intersection(*map(set, sets))) if sets else frozenset()
+        raise AssertionError(node)
+
+    def passage_count(self) -> int:
+        return self.n
+
+    def verbatim_count(self, text):
+        return None
+
+
+def test_a_chinese_question_loses_its_function_words_and_becomes_one_concept_per_word():
+    stats = Stats({"农村": 50, "养老金": 9, "提高": 80})
+    p = plan(q.parse("如何提高农村养老金"), stats)
+    assert p.natural and "如何" in p.removed
+    assert isinstance(p.root, AllOf)
+    assert {c.source for c in p.root.children} == {"提高", "农村", "养老金"}
+    assert p.parts and p.fill, "a question is ranked by how much of it a passage covers"
+
+
+def test_a_term_without_function_words_stays_one_concept():
+    p = plan(q.parse("户籍改革"), STATS)
+    assert not p.natural and isinstance(p.root, Concept)
+
+
+def test_english_function_words_are_never_translated():
+    p = plan(q.parse("how will the hukou be reformed"), Stats({"户籍": 5}))
+    sources = {e.query.lower() for e in p.expansions}
+    assert not sources & {"how", "will", "the", "be"}
+    assert p.natural and {"how", "will", "the", "be"} <= {w.lower() for w in p.removed}
+
+
+def test_a_dictionary_sense_unrelated_to_the_other_words_is_dropped():
+    # raise → 提高 (occurs with 养老 in 5 of 6 passages) and 肉鸡 (never with it).
+    stats = RelatedStats({"养老": {1, 2, 3, 4, 5, 6}, "提高": {1, 2, 3, 4, 5, 50, 51}, "肉鸡": {90, 91, 92}})
+    p = plan(q.parse("pensions raised"), stats)
+    terms = {e.term for e in p.expansions if e.origin == "dictionary"}
+    assert "提高" in terms and "肉鸡" not in terms, p.expansions
+
+
+def test_abbreviations_expand_both_ways_at_full_rank():
+    p = plan(q.parse("两新"), Stats({"两新": 3, "大规模设备更新": 4, "消费品以旧换新": 5}))
+    full = {a.text: a for a in p.root.alternatives}
+    assert full["大规模设备更新和消费品以旧换新"].boost == 1.0
+    assert full["大规模设备更新"].boost < 1.0, "one part of a slogan ranks below all of it"
+    back = plan(q.parse("大规模设备更新和消费品以旧换新"), Stats({}))
+    assert "两新" in {a.text for a in back.alternatives()}
+    listed = plan(q.parse("放管服"), Stats({"放管服": 2}))
+    assert any(a.verbatim for a in listed.alternatives() if "、" in a.text), "a listed full form occurs as written"
+
+
+def test_a_synonym_expansion_carries_its_sense():
+    p = plan(q.parse("户籍"), STATS)
+    settle = next(a for a in p.alternatives() if a.text == "落户")
+    assert settle.origin == "synonym" and settle.sense == "户籍"
+
+
+def test_pinyin_is_planned_as_the_chinese_it_spells():
+    stats = Stats({"土地": 9, "制度": 9, "改革": 9, "土地制度改革": 3},
+                  {("tu", "di", "zhi", "du", "gai", "ge"): {"土地制度改革"}})
+    spelled = plan(q.parse("tudi zhidu gaige"), stats)
+    typed = plan(q.parse("土地制度改革"), stats)
+    assert [a.text for a in typed.root.alternatives] == [a.text for a in spelled.root.alternatives
+                                                          if a.origin != "literal"]
+
+
+def test_pinyin_chooses_the_reading_the_index_supports():
+    stats = Stats({"试点": 40, "时点": 2}, {("shi", "dian"): {"试点", "时点"}})
+    p = plan(q.parse("shidian"), stats)
+    assert [e.term for e in p.expansions if e.origin == "pinyin"] == ["试点"]

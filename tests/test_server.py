@@ -470,23 +470,23 @@ def test_openapi_bodies_follow_the_result_dataclasses(served):
     # As if another engineer added fields to kb.models.Hit (real types: this module's annotations are strings).
     Duplicate = dataclasses.make_dataclass("Duplicate", [("id", str), ("title", str)], frozen=True)
     GrownHit = dataclasses.make_dataclass("Hit", [
-        ("also_in", tuple[str, ...], dataclasses.field(default=())),
+        ("mirrors", tuple[str, ...], dataclasses.field(default=())),
         ("duplicates", tuple[Duplicate, ...], dataclasses.field(default=())),
         ("weight", float | None, dataclasses.field(default=None)),
     ], bases=(Hit,), frozen=True)
 
     derived = openapi.schemas([GrownHit])
     props = derived["Hit"]["properties"]
-    assert props["also_in"] == {"type": "array", "items": {"type": "string"}}
+    assert props["mirrors"] == {"type": "array", "items": {"type": "string"}}
     assert props["duplicates"] == {"type": "array", "items": {"$ref": "#/components/schemas/Duplicate"}}
     assert derived["Duplicate"]["required"] == ["id", "title"] and props["weight"]["type"] == ["number", "null"]
     real = served.get(passage_path(P6))[1]
-    grown = {**real, "also_in": ["other#3"], "duplicates": [{"id": "other", "title": "另一份"}], "weight": 0.5}
+    grown = {**real, "mirrors": ["other#3"], "duplicates": [{"id": "other", "title": "另一份"}], "weight": 0.5}
     check("Hit", grown, {"schemas": derived})  # a serializer that writes the new fields validates ...
     with pytest.raises(invalid):
         check("Hit", real, {"schemas": derived})  # ... and one that forgets them does not
     with pytest.raises(invalid):
-        check("Hit", {**grown, "also_in": "other#3"}, {"schemas": derived})  # typed, not "anything"
+        check("Hit", {**grown, "mirrors": "other#3"}, {"schemas": derived})  # typed, not "anything"
 
     Odd = dataclasses.make_dataclass("Odd", [("handle", Any), ("when", complex)], frozen=True)
 

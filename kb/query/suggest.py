@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Protocol
 
+from .. import config
 from ..text import has_cjk, normalize
 from . import parse as q
 
@@ -65,16 +66,103 @@ def _texts(node: q.Node):
 
 
 def _correct_chinese(vocab: Vocabulary, word: str) -> str:
+    """The index's word for a mistyped Chinese query word, or "".
+
+    The whole string first (户藉 → 户籍); failing that, each piece the
+    index does not know (乡村医声 → 乡村 + 医声 → 医生; runs of single
+    characters are one piece: 工伤保硷 → 工伤 + 保硷 → 保险).
+    """
+    fix = _closest(vocab, word)
+    if fix or len(word) < 3:
+        return fix
+    from ..text.segment import query_words
+
+    pieces: list[str] = []
+    single = ""
+    for w in query_words(word):
+        if len(w) == 1:
+            single += w
+            continue
+        if single:
+            pieces.append(single)
+            single = ""
+        pieces.append(w)
+    if single:
+        pieces.append(single)
+    out, changed = list(pieces), False
+    verbatim = getattr(vocab, "verbatim_count", None)
+    for i, piece in enumerate(pieces):
+        if len(piece) < 2 or not has_cjk(piece) or vocab.doc_frequency(piece) > 0:
+            continue
+        ranked = _ranked(vocab, piece)
+        if not ranked:
+            continue
+        choice = ranked[0]
+        if verbatim is not None:
+            # Among the close candidates, one that makes the whole query occur as typed (失业 + 保险,
+            # not 失业 + 报验) is the one meant.
+            for cand in ranked[: config.MAX_CORRECTIONS_TRIED]:
+                if verbatim("".join((*out[:i], cand, *out[i + 1 :]))):
+                    choice = cand
+                    break
+        out[i] = choice
+        changed = True
+    return "".join(out) if changed else ""
+
+
+# Sounds that are easily confused when typing pinyin (flat and retroflex initials, n/l, front and back nasals).
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"), ("iang", "ian"), ("uang", "uan"))
+
+
+def _near_syllables(syl: str) -> set[str]:
+    out = set()
+    for a, b in _INITIALS:
+        for x, y in ((a, b), (b, a)):
+            if syl.startswith(x) and not (x == "z" and syl.startswith("zh")) and not (x == "c" and syl.startswith("ch")) \
+                    and not (x == "s" and syl.startswith("sh")):
+                out.add(y + syl[len(x):])
+    for a, b in _FINALS:
+        for x, y in ((a, b), (b, a)):
+            if syl.endswith(x) and not (x == "an" and syl.endswith(("ang", "ian", "uan"))) and not (
+                    x == "en" and syl.endswith("eng")) and not (x == "in" and syl.endswith("ing")):
+                out.add(syl[: -len(x)] + y)
+    out.discard(syl)
+    return out
+
+
+def _closest(vocab: Vocabulary, word: str) -> str:
+    """The best candidate for ``word`` (see ``_ranked``), or ""."""
+    ranked = _ranked(vocab, word)
+    return ranked[0] if ranked else ""
+
+
+def _ranked(vocab: Vocabulary, word: str) -> list[str]:
+    """The index's words that sound like ``word`` or differ from it in one character, best first.
+
+    Candidates that keep more of the typed characters rank first, then those
+    that sound the same (then nearly the same), then the more frequent.
+    """
     from ..lexicon import pinyin_of
 
-    same = [w for w in vocab.pinyin_words(tuple(pinyin_of(word).split())) if w != word and vocab.doc_frequency(w) > 0]
-    if same:
-        return max(same, key=vocab.doc_frequency)
-    # One character different, same length, sharing the first character.
-    best, best_df = "", 0
+    syllables = tuple(pinyin_of(word).split())
+    sound: dict[str, int] = {}
+    for w in vocab.pinyin_words(syllables):
+        sound[w] = 2
+    for i, syl in enumerate(syllables):
+        for near in _near_syllables(syl):
+            for w in vocab.pinyin_words((*syllables[:i], near, *syllables[i + 1 :])):
+                sound.setdefault(w, 1)
     for t in vocab.terms_with_prefix(word[0]):
-        if len(t) == len(word) and t != word and sum(a != b for a, b in zip(t, word)) == 1:
-            f = vocab.doc_frequency(t)
-            if f > best_df:
-                best, best_df = t, f
-    return best
+        if len(t) == len(word) and sum(a != b for a, b in zip(t, word)) == 1:
+            sound.setdefault(t, 0)
+    sound.pop(word, None)
+    keyed = []
+    for w, s in sound.items():
+        df = vocab.doc_frequency(w)
+        if df <= 0:
+            continue
+        kept = sum(a == b for a, b in zip(w, word)) if len(w) == len(word) else 0
+        keyed.append(((kept, s, df), w))
+    keyed.sort(key=lambda kw: kw[0], reverse=True)
+    return [w for _key, w in keyed]

@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 
 from ..models import Block
-from ..text import normalize
+from ..text import CJK_CLASS, has_cjk, normalize
 from ..text.dates import dates_in_text, normalize_date
 
 __all__ = ["Line", "Tidied", "tidy", "is_furniture", "clean_title", "labelled_fields"]
@@ -164,7 +164,8 @@ _DATE_ONLY = re.compile(
     r"(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*[)\]】]?$"
 )
 _LEADING_DATETIME = re.compile(r"^\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?\s*")
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,14}\s*[〔\[［(【]\s*\d{4}\s*[〕\]］)】]\s*\d{1,5}\s*号")
+_HAN = re.compile(f"[{CJK_CLASS}]")
+_DOC_NUMBER = re.compile(rf"[{CJK_CLASS}]{{1,14}}\s*[〔\[［(【]\s*\d{{4}}\s*[〕\]］)】]\s*\d{{1,5}}\s*号")
 _RED_HEADER = re.compile(r"^.{2,30}(?:文件|公告|公报|通知|简报|纪要|令)$")
 _TOC_LEADER = re.compile(r"(?:[.…·．_—-]\s*){4,}\s*\(?\d{1,4}\)?$")
 _HEADING_MARK = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+[、.]|[(（][一二三四五六七八九十\d]+[)）]|\d{1,2}[.、])")
@@ -595,7 +596,7 @@ def _join_title(s: str) -> str:
 
 def _can_be_title(s: str) -> bool:
     sq = _squash(s)
-    if not sq or len(sq) > 100 or (re.search(r"[\u4e00-\u9fff]", sq) and len(re.findall(r"[\u4e00-\u9fff]", sq)) < 2) or s.rstrip().endswith(("。", "；", "，", ";", ",", "：", ":")):
+    if not sq or len(sq) > 100 or (has_cjk(sq) and len(_HAN.findall(sq)) < 2) or s.rstrip().endswith(("。", "；", "，", ";", ",", "：", ":")):
         return False
     if _DATE_ONLY.match(sq) or _DOC_NUMBER.fullmatch(sq) or _PAGE_NUMBER.match(sq) or dates_in_text(sq):
         return False  # a title names no full date (2009-04-07发布 is a date line)
@@ -609,7 +610,7 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
         return []
     norms = {i: normalize(text[lines[i].start:lines[i].end]).strip() for i in top}
     # Where type sizes are known, the title is the largest Chinese type at the top (two to four lines).
-    han = {i: len(re.findall(r"[\u4e00-\u9fff]", norms[i])) for i in top}
+    han = {i: len(_HAN.findall(norms[i])) for i in top}
     sized = [i for i in top if lines[i].size > 0 and han[i] >= 4 and _can_be_title(norms[i])]
     # A red header (某某局文件), set larger than anything else, names the issuer, not the document.
     sized = [i for i in sized if not (_RED_HEADER.match(_squash(norms[i])) and _squash(norms[i]).endswith("文件")
@@ -639,7 +640,7 @@ def _title_lines(text: str, lines: list[Line], live: list[int]) -> list[int]:
         m = _DOC_NUMBER.search(sq)
         if (m and len(sq) <= len(m.group(0)) + 16) or _DATE_ONLY.match(sq):
             continue  # the 文号 or a date line above the title
-        if not re.search(r"[\u4e00-\u9fff]", sq) and any(re.search(r"[\u4e00-\u9fff]", norms[j]) for j in top[k + 1:k + 4]):
+        if not has_cjk(sq) and any(has_cjk(norms[j]) for j in top[k + 1:k + 4]):
             continue  # a code or label in Latin letters (UDC, ICS) above a Chinese title
         if lines[i].kind == "heading" or (_can_be_title(norms[i]) and not _HEADING_MARK.match(sq)):
             return [i]

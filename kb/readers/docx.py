@@ -26,6 +26,7 @@ import re
 import zipfile
 from typing import Any
 
+from ..text import has_cjk
 from ..text.dates import normalize_date
 from . import ReadResult, Source, document
 from .cleaning import Line, tidy
@@ -141,7 +142,7 @@ def read(source: Source) -> ReadResult:
 
 def _meaningful(title: str) -> str:
     t = title.strip()
-    if len(t) < 4 or not re.search(r"[\u4e00-\u9fff]", t) or t.lower() in ("标题", "无标题", "title", "untitled"):
+    if len(t) < 4 or not has_cjk(t) or t.lower() in ("标题", "无标题", "title", "untitled"):
         return ""
     return t
 

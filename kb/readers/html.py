@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..text import normalize
+from ..text import CJK_CLASS, normalize
 from ..text.dates import normalize_date
 from ..text.decode import DecodeFailure, decode_bytes
 from . import ReadResult, Source, document
@@ -32,7 +32,7 @@ from .cleaning import Line, clean_title, is_furniture, labelled_fields, tidy
 __all__ = ["read", "density_text"]
 
 MIN_ARTICLE_CHARS = 20
-_HAN = re.compile(r"[\u4e00-\u9fff]")
+_HAN = re.compile(f"[{CJK_CLASS}]")
 _PROSE = re.compile(r"[，。；！？,;]")
 _INDENT = re.compile(r"\s*\u3000\u3000+")  # a paragraph's indent inside a line that merged several
 _COPYRIGHT = re.compile(r"版权|copyright|©|all rights", re.I)

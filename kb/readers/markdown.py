@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from ..models import Block
+from ..text import CJK_CLASS
 from ..text.dates import normalize_date
 from ..text.decode import DecodeFailure, decode_bytes
 from . import ReadResult, Source, document
@@ -23,7 +24,7 @@ __all__ = ["read", "markdown_blocks", "markdown_lines", "front_matter"]
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
-_KEY = re.compile(r"^([A-Za-z_][\w-]*|[\u4e00-\u9fff]{1,8})\s*:\s*(.*)$")
+_KEY = re.compile(rf"^([A-Za-z_][\w-]*|[{CJK_CLASS}]{{1,8}})\s*:\s*(.*)$")
 
 
 def read(source: Source) -> ReadResult:

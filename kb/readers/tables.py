@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from ..models import Document, Skipped
+from ..text import has_cjk
 from ..text.dates import normalize_date
 from ..text.decode import DecodeFailure, decode_bytes
 from . import ReadResult, Source
@@ -148,7 +149,7 @@ def _columns(header: list[str], rows: list[tuple[int, list[str]]]) -> dict[str, 
             if not cells:
                 continue
             avg = sum(len(c) for c in cells) / len(cells)
-            prose = sum(1 for c in cells if re.search(r"[，。；,.;]", c) and re.search(r"[\u4e00-\u9fff]|[a-z]{3}", c, re.I))
+            prose = sum(1 for c in cells if re.search(r"[，。；,.;]", c) and (has_cjk(c) or re.search(r"[a-z]{3}", c, re.I)))
             if avg >= 30 and prose >= len(cells) / 2 and avg > best_len:
                 best, best_len = i, avg
         out["text"] = best

@@ -67,7 +67,7 @@ Returns JSON: `total` (all matching passages), `hits` (each with `id`, `title`, 
 `section`, `paragraph`, `page`, `text`, `snippet` with <mark> highlights, and `citation`), `expanded` \
 (the Chinese terms the query was widened to, and why), `suggestion` (a "did you mean" query), \
 `corrected` (true when the query found nothing and these are the suggestion's hits) and `relaxed` \
-(true when no passage has every word). Cite hits with their `citation`; the passage `id` \
+(true when some hits lack a word of the query and are ranked by how much of it they cover). Cite hits with their `citation`; the passage `id` \
 (<doc_id>#<paragraph>) is stable, so get_passage can fetch it again."""
 
 _GET_PASSAGE = """\

@@ -76,9 +76,10 @@ _SPECS: dict[str, Spec] = {
         "path": "The document's file, relative to the indexed root.",
         "context": "Neighbouring passages, when asked for.",
         "page": "The page the passage starts on (PDFs), else null.",
+        "also_in": "Ids of passages elsewhere with the same text (copies), shown once as this hit.",
     }),
-    "Expansion": Spec(describe={"origin": "Where the term came from: glossary, topic, dictionary, pinyin, synonym "
-                                          "..."}),
+    "Expansion": Spec(describe={"origin": "Where the term came from: glossary, topic, dictionary, pinyin, synonym, "
+                                          "abbreviation ..."}),
     "SearchResult": Spec(
         optional=("total_documents", "groups", "facets", "lexicon_outdated"),
         overrides={
@@ -94,7 +95,8 @@ _SPECS: dict[str, Spec] = {
         describe={
             "total": "Passages that match in all.",
             "corrected": "The query found nothing; these are the suggestion's hits.",
-            "relaxed": "No passage has every word; these have most of them.",
+            "relaxed": "Some hits lack a word of the query (no passage, or for a question too few, has every word); "
+                       "they rank by how much of it they cover.",
             "total_documents": "Matching documents, when computed (group_by or facets).",
             "lexicon_outdated": "Present (true) when the users' segmentation words changed since the index was "
                                 "built.",

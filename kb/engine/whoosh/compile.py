@@ -237,3 +237,85 @@ class Compiler:
         if not parts:
             return None
         return _boosted(parts[0] if len(parts) == 1 else wq.Or(parts), alt.boost)
+
+    # -- match sets ----------------------------------------------------------------------------------
+    def docs(self, node, *, min_match: int = 0) -> frozenset[int]:
+        """The passages a plan node matches, as a set: what ``compile`` matches, without scores.
+
+        A word matches the passages whose text or section path holds it, or
+        whose document's title does; an alternative of several words needs
+        all of them; in the verbatim pass, the passages holding the string
+        verbatim match too. ``min_match`` on an ``AllOf`` (relaxation) makes
+        any of its positive children enough.
+        """
+        if isinstance(node, Concept):
+            out: set[int] = set()
+            for alt in node.alternatives:
+                out |= self.alternative_docs(alt)
+            return frozenset(out)
+        if isinstance(node, Match):
+            return frozenset(self.reader.match_docs(node))
+        if isinstance(node, AnyOf):
+            out = set()
+            for c in node.children:
+                out |= self.docs(c)
+            return frozenset(out)
+        if isinstance(node, AllOf):
+            pos = [c for c in node.children if not isinstance(c, Exclude)]
+            neg = [c.child for c in node.children if isinstance(c, Exclude)]
+            if not pos:
+                return frozenset()
+            sets = sorted((self.docs(c) for c in pos), key=len)
+            if min_match:
+                found = frozenset().union(*sets)
+            else:
+                found = sets[0]
+                for other in sets[1:]:
+                    if not found:
+                        break
+                    found = found & other
+            for c in neg:
+                if not found:
+                    break
+                found = found - self._excluded_docs(c)
+            return found
+        if isinstance(node, Exclude):  # pragma: no cover - only inside AllOf
+            return frozenset()
+        raise AssertionError(node)  # pragma: no cover
+
+    def _excluded_docs(self, node) -> frozenset[int]:
+        saved, self.verbatim = self.verbatim, True
+        try:
+            return self.docs(node)
+        finally:
+            self.verbatim = saved
+
+    def _word_docs(self, word: str) -> frozenset[int]:
+        key = ("word", word)
+        if key not in self._ids:
+            self.matchers += 1
+            self._ids[key] = self.reader.term_refs("text", word) | self.reader.term_refs("section", word)
+        return self._ids[key]
+
+    def alternative_docs(self, alt: Alternative) -> frozenset[int]:
+        """The passages one alternative matches (see ``docs``)."""
+        words = list(dict.fromkeys(alt.words))
+        if alt.verbatim:
+            docs = self.verbatim_docs(alt.text)
+            if docs is not None:  # the string itself is required; its words only score
+                return frozenset(docs)
+        found: frozenset[int] = frozenset()
+        if words:
+            sets = sorted((self._word_docs(w) for w in words), key=len)
+            found = sets[0]
+            for other in sets[1:]:
+                if not found:
+                    break
+                found = found & other
+            if not alt.verbatim:
+                found = found | self.reader.title_docs(tuple(alt.words))
+        if self.verbatim and not alt.verbatim:
+            docs = self.verbatim_docs(alt.text)
+            if docs:
+                found = found | docs
+        return found
