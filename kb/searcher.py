@@ -14,7 +14,7 @@ index changes.
   3. relaxation, when an implicit all-words query finds nothing (or, for a
      question or one query word made of known terms, fewer passages than
      asked for): passages with part of it, ranked by how much of it they
-     cover (parts weighted by rarity), then by score
+     cover (for a question, parts weighted by rarity), then by score
      (``SearchResult.relaxed``). A question is ranked this way from the
      start. An explicit AND is never relaxed.
 Then, among the top ``config.RERANK_WINDOW``: excluded words are checked
@@ -341,10 +341,15 @@ def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int, strict=(
     """The passages with all or part of the query: by coverage, then by score.
 
     Returns (total, rows, coverage by ref). A passage's coverage is the share
-    of the query's parts it holds, each part weighted by its rarity (inverse
-    passage frequency) and its ``weight`` (a dictionary-translated word counts
-    less), in steps of 1/``config.RELAX_TIERS``; those with every part have
-    coverage 1. Rows are collected tier by tier, best first, until ``window``
+    of the query's parts it holds; those with every part have coverage 1.
+    For words typed as keywords each part counts one: the user chose every
+    one, so a passage with more of them ranks first, then by score. For a
+    question or natural phrase (``Plan.natural``) or a single word made of
+    known terms (``Plan.split``), the parts are the need the text expresses,
+    not words the user chose one by one: each is weighted by its rarity
+    (inverse passage frequency) and its ``weight`` (a dictionary-translated
+    word counts less), in steps of 1/``config.RELAX_TIERS``, so 养老金 counts
+    more than 提高. Rows are collected tier by tier, best first, until ``window``
     is reached (whole tiers). ``strict`` rows (found with every part) come
     first, in their order.
     """
@@ -355,11 +360,15 @@ def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int, strict=(
     if not candidates:
         return len(strict), strict, {ref: 1.0 for ref, _score in strict}
     n = max(1, reader.passage_count())
+    weighted = p.natural or bool(p.split)
     cover: dict = {}
     total_weight = 0.0
     for part in parts:
         found = _matching(reader, part, allowed=candidates, recall=recall, with_verbatim=True)
-        w = math.log(1 + n / (1 + len(found))) ** config.RELAX_IDF_POWER * getattr(part, "weight", 1.0)
+        if weighted:
+            w = math.log(1 + n / (1 + len(found))) ** config.RELAX_IDF_POWER * getattr(part, "weight", 1.0)
+        else:
+            w = 1.0
         total_weight += w
         for ref in found:
             cover[ref] = cover.get(ref, 0.0) + w
@@ -368,7 +377,8 @@ def _relax(reader: EngineReader, p: Plan, allowed, recall, window: int, strict=(
     for ref in candidates:
         if ref in tiers:
             continue
-        t = _tier(cover.get(ref, 0.0) / total_weight if total_weight else 0.0)
+        share = cover.get(ref, 0.0) / total_weight if total_weight else 0.0
+        t = _tier(share) if weighted else share
         tiers[ref] = t
         by_tier.setdefault(t, []).append(ref)
     chosen: set = set()

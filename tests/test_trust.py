@@ -49,9 +49,13 @@ THREE = "户籍 高速公路 人才"  # no passage has all three; several have t
 
 
 def matched(hit, word: str, result) -> bool:
-    """True when ``hit`` holds ``word``, or a term the result says it was expanded to, in its text,
-    section path or document title."""
-    terms = {word} | {e.term for e in result.expanded if e.query == word}
+    """True when ``hit`` holds ``word``, or a term the result says it was expanded to (directly or
+    through another expansion: huji → 户籍 → 户口), in its text, section path or document title."""
+    terms, grown = {word}, True
+    while grown:
+        more = {e.term for e in result.expanded if e.query in terms} - terms
+        terms |= more
+        grown = bool(more)
     return any(t in place for t in terms for place in (hit.text, hit.section, hit.title))
 
 
