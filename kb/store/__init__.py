@@ -33,7 +33,7 @@ from .snapshot import ManifestMissing, Snapshot
 
 __all__ = ["FORMAT_VERSION", "IndexStore", "Snapshot", "ManifestMissing"]
 
-FORMAT_VERSION = 6  # bump whenever the schema, the analysis or a side file's format changes
+FORMAT_VERSION = 7  # bump whenever the schema, the analysis or a side file's format changes
 _CURRENT = "CURRENT"
 _LOCK = ".lock"
 

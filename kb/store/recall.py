@@ -3,9 +3,12 @@
 The word index finds a query word wherever the segmenter produced it as a
 word or as a dictionary word inside a longer one. A string that straddles
 the segmenter's word boundaries (or is not a dictionary word) is found here:
-a recall file holds one record per passage, ``\\x1e<id>\\x1f<normalised
-text>``, and a substring search over the memory-mapped file returns the ids
-of the passages that contain the string, character for character.
+a recall file holds one record per passage, ``\\x1e<n>\\x1f<normalised
+text>`` (``n`` the part of the passage id after its document's id and
+``#``), after a ``\\x1d<document id>`` line where the document changes, and a
+substring search over the memory-mapped file returns the ids of the passages
+that contain the string, character for character. (A document's id once
+instead of with every passage: ids were a quarter of the file.)
 
 This replaces a character-bigram field, which doubled the index's postings
 (and so its build time) and made it many times larger than the corpus.
@@ -44,23 +47,46 @@ DEAD_SHARE = 0.25  # dead records above this share of all records: everything is
 # starts at an even offset; a byte match at an odd offset straddles two
 # characters and is not a match.
 _ENC = "utf-16-le"
-_MAGIC = "kbrecall 4 "  # then "<commit> <bytes of records>\n": a truncated file is noticed
+_MAGIC = "kbrecall 5 "  # then "<commit> <bytes of records>\n": a truncated file is noticed
+_DS = "\x1d".encode(_ENC)
 _RS = "\x1e".encode(_ENC)
 _US = "\x1f".encode(_ENC)
 
 
 def record(pid: str, normalized: str) -> bytes:
-    """One record of the file."""
-    text = normalized.replace("\x1e", " ").replace("\x1f", " ")
+    """One passage's record (as ``read_records`` returns it: ``\\x1e<id>\\x1f<text>``)."""
+    text = normalized.replace("\x1d", " ").replace("\x1e", " ").replace("\x1f", " ")
     return ("\x1e" + pid + "\x1f" + text).encode(_ENC, "surrogatepass")
+
+
+def _split_id(pid: str) -> tuple[str, str]:
+    """(document id, the rest) of a passage id ``<doc>#<n>``; ("", id) for an id without ``#``."""
+    doc, sep, n = pid.rpartition("#")
+    return (doc, n) if sep and doc else ("", pid)
+
+
+def _join_id(doc: str, n: str) -> str:
+    return f"{doc}#{n}" if doc else n
+
+
+def _file_records(records: list[bytes]):
+    """The records as the file holds them: a ``\\x1d<doc>`` line where the document changes."""
+    doc = None
+    for rec in records:
+        pid = record_id(rec)
+        d, n = _split_id(pid)
+        if d != doc:
+            doc = d
+            yield ("\x1d" + d).encode(_ENC, "surrogatepass")
+        yield b"".join((_RS, n.encode(_ENC, "surrogatepass"), rec[len(pid) * 2 + 2 :]))
 
 
 def write(path: Path, records: Iterable[bytes], commit: int) -> int:
     """Write a recall file (a part written at ``commit``) to ``path`` atomically; returns its bytes of records."""
-    records = records if isinstance(records, list) else list(records)
-    size = sum(len(r) for r in records)
+    body = list(_file_records(records if isinstance(records, list) else list(records)))
+    size = sum(len(r) for r in body)
     header = f"{_MAGIC}{commit} {size}\n".encode(_ENC)
-    write_chunks_atomic(path, _chunks(header, records))
+    write_chunks_atomic(path, _chunks(header, body))
     return size
 
 
@@ -101,7 +127,14 @@ def read_records(path: Path) -> list[bytes] | None:
     if head is None or head[1] + head[2] != len(data):
         return None  # not a recall file, or truncated
     body = text[text.find("\n") + 1 :]
-    return [("\x1e" + r).encode(_ENC, "surrogatepass") for r in body.split("\x1e")[1:]]
+    out = []
+    doc = ""
+    for chunk in body.split("\x1d")[1:]:
+        doc, *recs = chunk.split("\x1e")
+        for r in recs:
+            n, _, t = r.partition("\x1f")
+            out.append(("\x1e" + _join_id(doc, n) + "\x1f" + t).encode(_ENC, "surrogatepass"))
+    return out
 
 
 def record_doc_id(rec: bytes) -> str:
@@ -159,11 +192,18 @@ class RecallFile:
         """Bytes of records (from the header)."""
         return self._size
 
-    def _aligned(self, sep: bytes, before: int) -> int:
-        """The last even offset of ``sep`` before ``before`` (-1 when none)."""
-        j = self._map.rfind(sep, 0, before)
+    def _aligned(self, sep: bytes, before: int, after: int = 0) -> int:
+        """The last even offset of ``sep`` in [``after``, ``before``) (-1 when none)."""
+        j = self._map.rfind(sep, after, before)
         while j > 0 and j % 2:
-            j = self._map.rfind(sep, 0, j + 1)
+            j = self._map.rfind(sep, after, j + 1)
+        return j
+
+    def _next(self, sep: bytes, start: int) -> int:
+        """The first even offset of ``sep`` from ``start`` (-1 when none)."""
+        j = self._map.find(sep, start)
+        while j >= 0 and j % 2:
+            j = self._map.find(sep, j + 1)
         return j
 
     def find(self, needle: str, cap: int = 50_000) -> list[str] | None:
@@ -194,29 +234,38 @@ class RecallFile:
         dead, commit = self._dead, self.commit
         n = needle.encode(_ENC, "surrogatepass")
         ids: list[str] = []
+        # The document of the hits: the last \x1d line before them. Hits come in file order, so
+        # only the bytes since the previous hit are searched for a newer one.
+        doc_at, doc, seen_to = -1, "", 0
         i = m.find(n)
         while i >= 0:
             if i % 2:  # straddles two characters
                 i = m.find(n, i + 1)
                 continue
             rs = self._aligned(_RS, i)
-            us = m.find(_US, rs)
-            while us >= 0 and us % 2:
-                us = m.find(_US, us + 1)
-            if rs < 0 or us < 0:
+            us = self._next(_US, rs) if rs >= 0 else -1
+            if rs >= 0 and us < 0:
                 break
-            if i < us:  # inside the record's id, not its text
-                i = m.find(n, us + 2)
+            if rs < 0 or i < us or self._aligned(_DS, i, us) >= 0:
+                # In the file's header line, a record's id or a document line: not passage text.
+                nxt = self._next(_RS, i)
+                if nxt < 0:
+                    break
+                i = m.find(n, nxt)
                 continue
-            pid = m[rs + 2 : us].decode(_ENC, "surrogatepass")
-            if not dead or dead.get(pid.rsplit("#", 1)[0], -1) <= commit:
-                ids.append(pid)
+            if rs > seen_to:
+                j = self._aligned(_DS, rs, seen_to)
+                if j >= 0:
+                    doc_at, doc = j, None
+                seen_to = rs
+            if doc is None:
+                doc = m[doc_at + 2 : self._next(_RS, doc_at)].decode(_ENC, "surrogatepass")
+            if not dead or dead.get(doc, -1) <= commit:
+                ids.append(_join_id(doc, m[rs + 2 : us].decode(_ENC, "surrogatepass")))
                 if len(ids) > cap:
                     return None
             # Continue after this record: one hit per passage is enough.
-            nxt = m.find(_RS, i)
-            while nxt >= 0 and nxt % 2:
-                nxt = m.find(_RS, nxt + 1)
+            nxt = self._next(_RS, i)
             if nxt < 0:
                 break
             i = m.find(n, nxt)

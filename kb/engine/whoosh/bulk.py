@@ -474,6 +474,12 @@ class SegmentBuilder:
                         mini_w = fmin * fb
                         if mini_w == 1.0:
                             mini_w = None
+                    elif fb == 1.0:
+                        # The frequencies themselves: a pickled small int takes 2 bytes, a float 9
+                        # (a tenth of the postings file); Whoosh's matcher returns a block's
+                        # weights as they are stored, and BM25 computes the same score from 3 as
+                        # from 3.0.
+                        mini_w = tuple(fr)
                     else:
                         mini_w = tuple(map(fb.__mul__, fr))
                     w_sum = fb * sum(fr)
