@@ -210,6 +210,28 @@ def thaw(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGCONT)
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple:
+    """Let a frozen run go to its end; returns ``communicate()``'s output.
+
+    A run that stops itself at a phase may have been frozen between announcing the phase and
+    stopping: its own SIGSTOP then comes after the first SIGCONT. So it is continued until it exits.
+    """
+    stop = threading.Event()
+
+    def keep_thawing() -> None:
+        while not stop.wait(0.2):
+            thaw(proc)
+
+    thaw(proc)
+    helper = threading.Thread(target=keep_thawing, daemon=True)
+    helper.start()
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        stop.set()
+        helper.join()
+
+
 def step_until(proc: subprocess.Popen, watch: "Watch", phase: str, timeout: float = 120.0) -> bool:
     """Let a frozen run go in slices of SLICE seconds until ``phase`` is seen (the run is frozen then:
     True) or the run exits (False). ``timeout`` only catches a run that hangs."""
@@ -526,8 +548,7 @@ def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
         _wait_for(lambda: _holds_open(c.pid, index / ".lock") or c.poll() is not None, 60,
                   "the second writer to reach the lock")
         assert c.poll() is None, "the second writer must wait for the lock while the first holds it"
-        thaw(a)
-        out_a, err_a = a.communicate(timeout=60)
+        out_a, err_a = finish(a, 60)
         assert a.returncode == 0, err_a
         out_c, err_c = c.communicate(timeout=60)
         assert c.returncode == 0, err_c
@@ -645,8 +666,7 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
                 problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
             cli_seen.append((phase, version, problems))
         _wait_for(lambda: len(cli_loop) >= 1, 60, "a `kb search` process to answer during the run")
-        thaw(writer)
-        _, err = writer.communicate(timeout=120)
+        _, err = finish(writer, 120)
         assert writer.returncode == 0, err
     finally:
         writer_done.set()
