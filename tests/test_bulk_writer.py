@@ -592,3 +592,15 @@ def test_workers_exit_when_their_parent_dies(tmp_path, records):
     finally:
         proc.kill()
     BulkWriter(FileStorage(str(tmp_path / "ix")).open_index()).cancel()  # the write lock is free
+
+
+@pytest.mark.parametrize("d", [0, 255, 256, 65535, 65536, 2 ** 31 - 1])
+def test_an_inlined_posting_reads_back_as_pickle_would_write_it(d):
+    import pickle
+
+    from kb.engine.whoosh.bulk import _inline_posting
+
+    for weight in (None, 2.0, 0.30000001192092896):
+        for value in (None, b"\x00\x00\x00\x01"):
+            assert pickle.loads(_inline_posting(d, weight, value)) == ((d,), None if weight is None else (weight,),
+                                                                      (value,))
