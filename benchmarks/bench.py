@@ -8,6 +8,7 @@ Run from the repository root, in the project's virtualenv::
     python benchmarks/bench.py --corpus ../shared/corpus --out /tmp/results
     python benchmarks/bench.py --repeat 3       # every build and re-index 3 times, medians (issue 10)
     python benchmarks/bench.py --scale 1,2,4 --skip-baseline   # the corpus repeated N times
+    python benchmarks/bench.py --slice-only --repeat 3          # only the 3 MB slice, kb and baseline
 
 The corpus is the text folders of ``shared/corpus`` (gov-work-reports, laws,
 xwlb: 7,556 documents; ``--all-folders`` adds ``documents/``). A run also
@@ -1128,6 +1129,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1, metavar="R",
                     help="run each build and re-index R times and report medians (default 1)")
     ap.add_argument("--no-slice", action="store_true", help="skip the 3 MB slice builds (kb and baseline)")
+    ap.add_argument("--slice-only", action="store_true", help="only the 3 MB slice builds (kb and baseline)")
     ap.add_argument("--scale", metavar="N[,N...]",
                     help="instead of the usual run: build and query the corpus repeated N times (e.g. 1,2,4)")
     args = ap.parse_args(argv)
@@ -1141,6 +1143,32 @@ def parse_args(argv=None) -> argparse.Namespace:
         if args.scale[0] < 1:
             ap.error("--scale takes numbers of at least 1")
     return args
+
+
+def run_slice(args, bench: Bench, work: Path) -> dict[str, Any]:
+    """The 3 MB slice built by kb (one process: it is below PARALLEL_MIN_BYTES) and the baseline, R times each."""
+    # The issue's slice holds the seed, which lives in the repository, not in the corpus.
+    sl_copy = work / "slice"
+    sl_counts = bench.prepare((*SLICE_SUBSET, str(SEED)), sl_copy)
+    sl: dict[str, Any] = {"corpus": sl_counts}
+    sl["kb"] = repeated([bench.kb_full_index(sl_counts, [sl_copy], work / "slice-kb", sl_counts["source_bytes"])
+                         for _ in range(args.repeat)])
+    if not args.skip_baseline:
+        sl["baseline"] = repeated([bench.baseline_index(sl_counts, sl_copy, work / "slice-base")
+                                   for _ in range(args.repeat)])
+    return sl
+
+
+def print_slice_report(res: dict) -> None:
+    sl = res["slice"]
+    k, b = sl["kb"], sl.get("baseline") or {}
+    rows = [("wall" + _runs(k), _fmt(k["wall_s"], "s"), _fmt(b.get("wall_s"), "s"), _fmt(_ratio(b.get("wall_s"), k["wall_s"]), "x")),
+            ("CPU", _fmt(k["cpu_s"], "s"), _fmt(b.get("cpu_s"), "s"), _fmt(_ratio(b.get("cpu_s"), k["cpu_s"]), "x")),
+            ("index size", _fmt(k["index_bytes"], "MB"), _fmt(b.get("index_bytes"), "MB"), "")]
+    print()
+    print(f"3 MB slice ({sl['corpus']['source_bytes'] / MB:.2f} MB of files), kb {res['meta']['kb_commit']}; "
+          "target: baseline/kb wall >= 2.5x")
+    print(_table(rows, ("figure", "kb", "baseline", "baseline/kb")))
 
 
 def run_scale(args, bench: Bench, res: dict) -> None:
@@ -1197,6 +1225,8 @@ def main(argv=None) -> int:
     try:
         if args.scale:
             run_scale(args, bench, res)
+        elif args.slice_only:
+            res["slice"] = run_slice(args, bench, work)
         else:
             res["corpus"] = bench.prepare()
             src = res["corpus"]["source_bytes"]
@@ -1216,32 +1246,25 @@ def main(argv=None) -> int:
             # Last on the corpus copy: it changes a file the baseline must read unchanged.
             kb["incremental"] = repeated([bench.incremental(n) for n in range(args.repeat)])
             if not args.no_slice:
-                # The issue's slice holds the seed, which lives in the repository, not in the corpus.
-                sl_copy = work / "slice"
-                sl_counts = bench.prepare((*SLICE_SUBSET, str(SEED)), sl_copy)
-                sl: dict[str, Any] = {"corpus": sl_counts}
-                sl["kb"] = repeated([bench.kb_full_index(sl_counts, [sl_copy], work / "slice-kb",
-                                                         sl_counts["source_bytes"]) for _ in range(args.repeat)])
-                if not args.skip_baseline:
-                    sl["baseline"] = repeated([bench.baseline_index(sl_counts, sl_copy, work / "slice-base")
-                                               for _ in range(args.repeat)])
-                res["slice"] = sl
+                res["slice"] = run_slice(args, bench, work)
     finally:
         if args.keep:
             print(f"scratch directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     res["meta"]["kb_tree_changed_during_run"] = kb_source_hash() != res["meta"]["kb_source_sha1"]
-    if not args.scale:
+    if not args.scale and not args.slice_only:
         res["ratios"] = ratios(res)
     res["problems"] = bench.problems
     res["notes"] = bench.notes
     res["meta"]["total_s"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / ("scale.json" if args.scale else "latest.json")
+    out = args.out / ("scale.json" if args.scale else "slice.json" if args.slice_only else "latest.json")
     out.write_text(json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
     if args.scale:
         print_scale_report(res)
+    elif args.slice_only:
+        print_slice_report(res)
     else:
         print_report(res)
     print(f"\nResults written to {out} (total {res['meta']['total_s']:.0f} s).")
