@@ -6,7 +6,19 @@ Run from the repository root, in the project's virtualenv::
     python benchmarks/bench.py --quick          # small subset, for development (about 1 minute)
     python benchmarks/bench.py --skip-baseline  # kb figures only
     python benchmarks/bench.py --corpus ../shared/corpus --out /tmp/results
+    python benchmarks/bench.py --repeat 3       # every build and re-index 3 times, medians (issue 10)
+    python benchmarks/bench.py --scale 1,2,4 --skip-baseline   # the corpus repeated N times
+    python benchmarks/bench.py --slice-only --repeat 3          # only the 3 MB slice, kb and baseline
     python benchmarks/bench.py --search-only DIR  # warm + cold kb queries on an existing index
+
+The corpus is the text folders of ``shared/corpus`` (gov-work-reports, laws,
+xwlb: 7,556 documents; ``--all-folders`` adds ``documents/``). A run also
+builds the "3 MB slice" (the seed and four months of news, which kb indexes in
+one process) with kb and the baseline (``--no-slice`` skips it), and prints
+issue 10's figures beside their targets. ``--scale N,..`` replaces the usual
+run: for each N, the corpus and N-1 copies of it (new ids, each document's
+lines shuffled) are built and queried; it reports build time, CPU, size, peak
+RSS and warm p50/p95 per N, written to ``<out>/scale.json``.
 
 The corpus defaults to ``shared/corpus`` beside the repository. It is copied
 to a scratch directory first (``--workdir``, default a new temporary
@@ -52,19 +64,15 @@ warm query latency p50/p95/p99
 cold search
     ``python -m kb.cli --index DIR search Q`` as a new process: wall clock,
     median of ``COLD_RUNS`` runs after one untimed run (so the OS page cache
-    is warm but nothing is cached in-process; kb's snapshot is byte-compiled,
-    as an installed package is). kb runs ``KB_COLD_QUERIES``
-    (a Chinese, an English, a pinyin, a misspelt and a question query; the
-    slowest median is printed too), the baseline the first two.
-search-only
-    ``--search-only DIR`` skips copying, indexing, the baseline and the
-    incremental runs: the warm and cold kb figures on an existing index
-    (searching does not write to it).
+    is warm but nothing is cached in-process).
 incremental index
     On the full index of the corpus copy: ``kb index`` again with nothing
     changed ("no-change"), then after appending one paragraph to one ``.txt``
     file ("one doc changed"); new processes, wall clock. The appended
-    paragraph must then be found by ``kb search``.
+    paragraph must then be found by ``kb search``. Run after the baseline's
+    build (it changes the copy). With ``--repeat R``, R such pairs.
+kb --help
+    The console script as a new process, median of HELP_RUNS.
 baseline
     The obvious Whoosh + jieba pairing: ``jieba.analyse.ChineseAnalyzer()``
     on a stored TEXT field (plus a stored id and title), one ``ix.writer()``
@@ -105,21 +113,35 @@ from typing import Any, Iterator
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not DEFAULT_CORPUS.is_dir():  # a git worktree under /work/wt/<name>
+    DEFAULT_CORPUS = Path("/work/shared/corpus")
 DEFAULT_QUERIES = HERE / "queries.txt"
 DEFAULT_OUT = HERE / "results"
 
 # The --quick subset, relative to the corpus root.
 QUICK_SUBSET = ("gov-work-reports", "laws/national-shehuifa.jsonl", "xwlb/xwlb-2025-12.jsonl")
+# The "whole corpus" of issue 10's figures: the text folders (7,556 documents, 37 MB). ``documents/``
+# holds binary originals (PDF, DOC, OFD) added later; --all-folders indexes them too.
+WHOLE_FOLDERS = ("gov-work-reports", "laws", "xwlb")
+# The "3 MB slice" of issue 10: the seed plus four months of the news, below PARALLEL_MIN_BYTES, so
+# kb indexes it in one process.
+SEED = REPO / "seeds" / "xinhua-2020-12-01-shandong-urbanization.txt"
+SLICE_MONTHS = ("2024-10", "2024-11", "2024-12", "2025-01")
+SLICE_SUBSET = tuple(f"xwlb/xwlb-{m}.jsonl" for m in SLICE_MONTHS)
 BASELINE_KINDS = frozenset({"word", "multi", "phrase", "bool", "trad"})
-COLD_QUERIES = ("户籍", "household registration")  # also run by the baseline (ratios)
-# Issue 10's cold target covers one query of each kind; kb runs all of them.
+# Cold searches: one of each kind the issue names (Chinese, English, pinyin, typo, question).
+# Cold searches: one of each kind issue 10 names; the baseline runs the first two (ratios).
 KB_COLD_QUERIES = {
     "户籍": "Chinese",
     "household registration": "English",
     "hukou gaige": "pinyin",
     "户藉": "typo (did you mean 户籍)",
-    "how do migrant workers get social insurance": "question",
+    "农民工怎样参加医疗保险": "question, Chinese",
+    "how do migrant workers get social insurance": "question, English",
 }
+COLD_QUERIES = tuple(KB_COLD_QUERIES)
+BASE_COLD_QUERIES = COLD_QUERIES[:2]
+HELP_RUNS = 7
 WARM_PASSES = 3
 COLD_RUNS = 5
 LIMIT = 10
@@ -193,7 +215,7 @@ def copy_corpus(src: Path, dst: Path, subset: tuple[str, ...] | None) -> None:
     for item in items:
         if not item.exists():
             sys.exit(f"{item} is missing from the corpus.")
-        target = dst / item.relative_to(src)
+        target = dst / (item.relative_to(src) if item.is_relative_to(src) else item.name)
         if item.is_dir():
             for dirpath, _dirs, files in os.walk(item):
                 d = target / Path(dirpath).relative_to(item)
@@ -237,6 +259,40 @@ def count_corpus(root: Path) -> dict[str, Any]:
 
 def source_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def write_replica(root: Path, dst: Path, k: int) -> None:
+    """Copy ``k`` of the corpus at ``root`` for --scale, as JSONL files under ``dst``.
+
+    Every document gets a new id (``<id>-r<k>``) and its lines in another
+    order (seeded by id and ``k``), so the copy adds new passages and new
+    position postings rather than repeating the original's; the vocabulary
+    stays the corpus's, as more documents of the same kind would.
+    """
+    import random
+
+    from kb.ingest import discover, read_source
+
+    files, _skipped, manifests = discover([root])
+    dst.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    for n, sf in enumerate(files):
+        docs, _skips = read_source(sf, manifests.get(sf.key))
+        rows = []
+        for doc in docs:
+            if doc.id in seen:
+                continue
+            seen.add(doc.id)
+            lines = [ln for ln in doc.text.split("\n") if ln.strip()]
+            if lines and lines[0].strip() == doc.title:
+                lines = lines[1:]
+            random.Random(f"{doc.id}/{k}").shuffle(lines)
+            if not lines:
+                continue
+            rows.append(json.dumps({"id": f"{doc.id}-r{k}", "title": doc.title, "date": doc.date or "",
+                                    "source": doc.source, "text": "\n".join(lines)}, ensure_ascii=False))
+        if rows:
+            (dst / f"part-{n:05d}.jsonl").write_text("\n".join(rows) + "\n", "utf-8")
 
 
 def dir_size(path: Path) -> int:
@@ -551,11 +607,11 @@ def child_main(role: str, args_json: str) -> None:
 class Bench:
     """Runs the phases in order and collects results and problems."""
 
-    def __init__(self, corpus: Path, work: Path, queries: list[Query], quick: bool):
+    def __init__(self, corpus: Path, work: Path, queries: list[Query], subset: tuple[str, ...] | None):
         self.corpus = corpus
         self.work = work
         self.queries = queries
-        self.quick = quick
+        self.subset = subset
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.copy = work / "corpus"
@@ -584,24 +640,30 @@ class Bench:
         print(f"  note: {text}", flush=True)
 
     # -- phases --
-    def prepare(self) -> dict[str, Any]:
-        self.log(f"copying {'a subset of ' if self.quick else ''}{self.corpus} to {self.copy}")
-        copy_corpus(self.corpus, self.copy, QUICK_SUBSET if self.quick else None)
+    def prepare(self, subset: tuple[str, ...] | None = None, copy: Path | None = None) -> dict[str, Any]:
+        subset = subset or self.subset
+        copy = copy or self.copy
+        self.log(f"copying {', '.join(subset) if subset else 'every folder of'} {self.corpus} to {copy}")
+        copy_corpus(self.corpus, copy, subset)
         self.log("reading and chunking the corpus copy with kb.ingest + kb.chunking")
-        counts = count_corpus(self.copy)
-        counts["source_bytes"] = source_bytes(self.copy)
-        counts["files"] = sum(1 for p in self.copy.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
+        counts = count_corpus(copy)
+        counts["source_bytes"] = source_bytes(copy)
+        counts["files"] = sum(1 for p in copy.rglob("*") if p.is_file() and p.name != "manifest.jsonl")
         self.log(f"  {counts['documents']:,} documents, {counts['passages']:,} passages, "
                  f"{counts['characters']:,} characters ({counts['ingest_chunk_s']:.1f} s)")
         return counts
 
-    def kb_full_index(self, counts: dict) -> dict[str, Any]:
-        self.log("kb index --rebuild (from scratch, new process)")
-        run = self.child(kb_cli(self.kb_index, "index", "--rebuild", "--json", str(self.copy)), INDEX_TIMEOUT)
+    def kb_full_index(self, counts: dict, paths: list[Path] | None = None, index: Path | None = None,
+                      source: int | None = None) -> dict[str, Any]:
+        """A from-scratch ``kb index --rebuild`` of ``paths`` (default: the corpus copy) into ``index``."""
+        paths = paths or [self.copy]
+        index = index or self.kb_index
+        self.log(f"kb index --rebuild (from scratch, new process) of {', '.join(p.name for p in paths)}")
+        run = self.child(kb_cli(index, "index", "--rebuild", "--json", *map(str, paths)), INDEX_TIMEOUT)
         summary = run.json() or {}
         for key in ("documents", "passages"):
             got = summary.get(f"total_{key}")
-            if got is not None and got != counts[key]:
+            if got is not None and counts.get(key) is not None and got != counts[key]:
                 self.problem(f"kb index reports {got} {key}, kb.ingest+kb.chunking give {counts[key]}")
         if summary.get("skipped"):
             self.problem(f"kb index skipped {len(summary['skipped'])} entries, e.g. {summary['skipped'][:3]}")
@@ -610,15 +672,17 @@ class Bench:
             "reported_s": summary.get("seconds"),
             "cpu_s": run.cpu_s,
             "other_cpu_s": run.other_cpu_s,
-            "chars_per_s": counts["characters"] / run.wall_s,
-            "index_bytes": dir_size(self.kb_index),
+            "chars_per_s": counts["characters"] / run.wall_s if counts.get("characters") else None,
+            "index_bytes": dir_size(index),
             "peak_rss_bytes": run.peak_rss_bytes,
             "maxrss_bytes": run.maxrss_bytes,
             "polled_peak_bytes": run.polled_peak_bytes,
             "documents": summary.get("total_documents"),
             "passages": summary.get("total_passages"),
         }
-        self.log(f"  {r['wall_s']:.1f} s, {r['chars_per_s']:,.0f} chars/s, {r['index_bytes'] / MB:.1f} MB, "
+        if source:
+            r["size_per_source_byte"] = r["index_bytes"] / source
+        self.log(f"  {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} CPU-s, {r['index_bytes'] / MB:.1f} MB, "
                  f"peak RSS {r['maxrss_bytes'] / MB:.0f} MB largest process, {r['polled_peak_bytes'] / MB:.0f} MB tree")
         return r
 
@@ -668,7 +732,8 @@ class Bench:
                      f"({out[text]['last_line']})")
         return out
 
-    def incremental(self) -> dict[str, Any]:
+    def incremental(self, n: int = 0) -> dict[str, Any]:
+        """``kb index`` with nothing changed, then after appending paragraph ``n`` to one ``.txt`` file."""
         cmd = kb_cli(self.kb_index, "index", "--json", str(self.copy))
         self.log("kb index, nothing changed")
         same = self.child(cmd, INDEX_TIMEOUT)
@@ -676,19 +741,20 @@ class Bench:
         if s1.get("indexed") or s1.get("updated") or s1.get("removed"):
             self.problem(f"no-change re-index was not a no-op: {({k: s1.get(k) for k in ('indexed', 'updated', 'removed')})}")
         target = self.copy / CHANGED_FILE
+        marker = MARKER + "甲乙丙丁戊己庚辛"[n % 8]
         with open(target, "a", encoding="utf-8") as f:
-            f.write(APPENDED)
+            f.write(APPENDED.replace(MARKER, marker))
         self.log(f"kb index after appending a paragraph to {CHANGED_FILE}")
         changed = self.child(cmd, INDEX_TIMEOUT)
         s2 = changed.json() or {}
         if s2.get("updated") != 1 or s2.get("indexed") or s2.get("removed"):
             self.problem(f"re-index after changing one file: expected 1 updated, got "
                          f"{({k: s2.get(k) for k in ('indexed', 'updated', 'removed', 'unchanged')})}")
-        found = self.child(kb_cli(self.kb_index, "search", "--json", MARKER), QUERY_TIMEOUT, poll=False).json() or {}
+        found = self.child(kb_cli(self.kb_index, "search", "--json", marker), QUERY_TIMEOUT, poll=False).json() or {}
         ids = [h["id"] for h in found.get("hits", [])]
         doc_id = Path(CHANGED_FILE).stem
         if not any(i.startswith(doc_id + "#") for i in ids):
-            self.problem(f"the appended paragraph ({MARKER}) is not found after re-indexing: hits {ids}")
+            self.problem(f"the appended paragraph ({marker}) is not found after re-indexing: hits {ids}")
         r = {
             "no_change_s": same.wall_s,
             "no_change_reported_s": s1.get("seconds"),
@@ -703,9 +769,12 @@ class Bench:
         self.log(f"  no-change {r['no_change_s']:.2f} s, one doc changed {r['one_doc_s']:.2f} s")
         return r
 
-    def baseline_index(self, counts: dict) -> dict[str, Any]:
-        self.log("baseline: Whoosh + jieba ChineseAnalyzer, single writer (new process)")
-        run = self.child(role_cmd("base-index", corpus=str(self.copy), index=str(self.base_index)), INDEX_TIMEOUT)
+    def baseline_index(self, counts: dict, corpus: Path | None = None, index: Path | None = None) -> dict[str, Any]:
+        corpus = corpus or self.copy
+        index = index or self.base_index
+        shutil.rmtree(index, ignore_errors=True)
+        self.log(f"baseline: Whoosh + jieba ChineseAnalyzer, single writer (new process), {corpus.name}")
+        run = self.child(role_cmd("base-index", corpus=str(corpus), index=str(index)), INDEX_TIMEOUT)
         data = run.json() or {}
         for key in ("documents", "passages", "characters"):
             if data.get(key) is not None and data[key] != counts[key]:
@@ -715,16 +784,39 @@ class Bench:
             "cpu_s": run.cpu_s,
             "other_cpu_s": run.other_cpu_s,
             "chars_per_s": counts["characters"] / run.wall_s,
-            "index_bytes": dir_size(self.base_index),
+            "index_bytes": dir_size(index),
             "peak_rss_bytes": run.peak_rss_bytes,
             "maxrss_bytes": run.maxrss_bytes,
             "polled_peak_bytes": run.polled_peak_bytes,
             "phases_s": {k: data.get(k) for k in ("setup_s", "read_chunk_s", "add_document_s", "commit_s")},
             "passages": data.get("passages"),
         }
-        self.log(f"  {r['wall_s']:.1f} s, {r['chars_per_s']:,.0f} chars/s, {r['index_bytes'] / MB:.1f} MB, "
+        self.log(f"  {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} CPU-s, {r['index_bytes'] / MB:.1f} MB, "
                  f"peak RSS {r['maxrss_bytes'] / MB:.0f} MB largest process, {r['polled_peak_bytes'] / MB:.0f} MB tree")
         return r
+
+    def help_time(self) -> dict[str, Any]:
+        """``kb --help`` as a new process (the console script when there is one), median of HELP_RUNS."""
+        script = Path(sys.executable).parent / "kb"
+        cmd = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "kb.cli", "--help"]
+        self.child(cmd, QUERY_TIMEOUT, poll=False)
+        walls = [self.child(cmd, QUERY_TIMEOUT, poll=False).wall_s for _ in range(HELP_RUNS)]
+        self.log(f"kb --help: median {statistics.median(walls):.3f} s")
+        return {"median_s": statistics.median(walls), "runs_s": walls, "cmd": cmd}
+
+
+def repeated(runs: list[dict]) -> dict[str, Any]:
+    """The median of each numeric figure of ``runs``, with every run under ``runs``."""
+    out: dict[str, Any] = {}
+    for key, value in runs[0].items():
+        values = [r.get(key) for r in runs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            out[key] = statistics.median(values)
+        else:
+            out[key] = value
+    out["runs"] = runs
+    out["n"] = len(runs)
+    return out
 
 
 # --- report -----------------------------------------------------------------------------
@@ -846,8 +938,6 @@ def summary_table(res: dict) -> str:
     for q, kind in KB_COLD_QUERIES.items():
         rows.append((f"cold search, {kind}: '{q}' (median of {COLD_RUNS})", _fmt(kb["cold"][q]["median_s"], "s"),
                      _fmt(base.get("cold", {}).get(q, {}).get("median_s"), "s"), _fmt(rat.get(f"cold {q}"), "x")))
-    medians = [v["median_s"] for v in kb["cold"].values() if v["median_s"] is not None]
-    rows.append(("cold search, slowest of the above", _fmt(max(medians, default=None), "s"), "", ""))
     # CPU time (user + system) of the process: what wall time would be on an idle machine.
     cpus = [v.get("cpu_median_s") for v in kb["cold"].values() if v.get("cpu_median_s") is not None]
     rows.append(("cold search, slowest median CPU time", _fmt(max(cpus, default=None), "s"), "", ""))
@@ -858,6 +948,108 @@ def summary_table(res: dict) -> str:
     if not base:
         return _table([r[:2] for r in rows], ("figure", "kb"))
     return _table(rows, ("figure", "kb", "baseline", "kb/baseline"))
+
+
+def _runs(fig: dict | None) -> str:
+    n = (fig or {}).get("n", 1)
+    return f" (median of {n})" if n > 1 else ""
+
+
+def targets_table(res: dict) -> str:
+    """Issue 10's figures: kb, the baseline of the same run, their ratio, the target, and whether it is met."""
+    kb, base = res["kb"], res.get("baseline") or {}
+    ki, bi = kb.get("index"), base.get("index") or {}
+    rows = []
+
+    def row(name, value, unit, baseline, ratio, target, ok):
+        rows.append((name, _fmt(value, unit), _fmt(baseline, unit), _fmt(ratio, "x"), target,
+                     "-" if ok is None else ("yes" if ok else "NO")))
+
+    if ki is not None:
+        _build_targets(res, row, rows)
+    w = kb["warm"]["all"]
+    rows.append((f"warm query p50 / p95 ({w['queries']} queries)", f"{w['p50_ms']:.1f} / {w['p95_ms']:.1f} ms",
+                 "", "", "<= 4 / 20 ms", "yes" if w["p50_ms"] <= 4 and w["p95_ms"] <= 20 else "NO"))
+    slowest = max((kb["cold"][q]["median_s"] or math.inf) for q in COLD_QUERIES)
+    row(f"cold kb search, slowest of {len(COLD_QUERIES)} kinds", slowest, "s", None, None, "<= 0.25 s each",
+        slowest <= 0.25)
+    if kb.get("help"):
+        row("kb --help", kb["help"]["median_s"], "s", None, None, "<= 0.1 s", kb["help"]["median_s"] <= 0.1)
+    return _table(rows, ("issue 10 figure", "kb", "baseline", "ratio", "target", "met"))
+
+
+def _build_targets(res: dict, row, rows: list) -> None:
+    """The build, size and re-index rows of ``targets_table``."""
+    kb, base = res["kb"], res.get("baseline") or {}
+    ki, bi = kb["index"], base.get("index") or {}
+    src = res["corpus"]["source_bytes"]
+
+    workers = res["meta"].get("cpus")
+    row(f"full build, {res['meta']['mode']} corpus, {workers} cores: wall{_runs(ki)}", ki["wall_s"], "s",
+        bi.get("wall_s"), _ratio(bi.get("wall_s"), ki["wall_s"]), "<= 30 s", ki["wall_s"] <= 30)
+    sl = res.get("slice")
+    if sl:
+        speed = _ratio(sl["baseline"]["wall_s"], sl["kb"]["wall_s"]) if sl.get("baseline") else None
+        row(f"build, 3 MB slice, one process: wall{_runs(sl['kb'])} (ratio = baseline/kb)", sl["kb"]["wall_s"], "s",
+            (sl.get("baseline") or {}).get("wall_s"), speed, ">= 2.5x baseline", None if speed is None else speed >= 2.5)
+        cpu_speed = _ratio((sl.get("baseline") or {}).get("cpu_s"), sl["kb"]["cpu_s"])
+        row("build, 3 MB slice: CPU-s (ratio = baseline/kb)", sl["kb"]["cpu_s"], "s",
+            (sl.get("baseline") or {}).get("cpu_s"), cpu_speed, "", None)
+    cpu = _ratio(ki["cpu_s"], bi.get("cpu_s"))
+    row(f"build CPU time, {res['meta']['mode']} corpus (ratio = kb/baseline)", ki["cpu_s"], "s", bi.get("cpu_s"), cpu,
+        "<= 0.5x baseline", None if cpu is None else cpu <= 0.5)
+    size = ki["index_bytes"] / src
+    rows.append((f"index size / corpus bytes ({src / MB:.1f} MB of files)", f"{size:.2f}x",
+                 f"{bi['index_bytes'] / src:.2f}x" if bi else "-", _fmt(_ratio(ki["index_bytes"], bi.get("index_bytes")), "x"),
+                 "<= 2.5x", "yes" if size <= 2.5 else "NO"))
+    inc = kb.get("incremental")
+    if inc:
+        row(f"one .txt changed, {res['meta']['mode']} index{_runs(inc)}", inc["one_doc_s"], "s", None, None, "<= 0.5 s",
+            inc["one_doc_s"] <= 0.5)
+        row(f"nothing changed{_runs(inc)}", inc["no_change_s"], "s", None, None, "<= 0.3 s", inc["no_change_s"] <= 0.3)
+
+
+def scale_table(res: dict) -> str:
+    rows = []
+    points = res["scale"]
+    first = points[0]
+    for pt in points:
+        ix, w = pt["index"], pt["warm"]["all"]
+        rows.append((f"{pt['n']}x", _fmt(pt["source_bytes"], "MB"), _fmt(pt["passages"]), _fmt(ix["wall_s"], "s"),
+                     _fmt(ix["cpu_s"], "s"), _fmt(ix["index_bytes"], "MB"), _fmt(ix["peak_rss_bytes"], "MB"),
+                     _fmt(w["p50_ms"], "ms"), _fmt(w["p95_ms"], "ms"),
+                     _fmt(_ratio(ix["wall_s"], first["index"]["wall_s"] * pt["n"] / first["n"]), "x"),
+                     _fmt(_ratio(ix["index_bytes"], first["index"]["index_bytes"] * pt["n"] / first["n"]), "x"),
+                     _fmt(_ratio(w["p95_ms"], first["warm"]["all"]["p95_ms"]), "x")))
+    return _table(rows, ("scale", "files", "passages", "build wall", "build CPU", "index", "peak RSS (tree)",
+                         "warm p50", "warm p95", "time/linear", "size/linear", f"p95/p95@{first['n']}x"))
+
+
+def print_scale_report(res: dict) -> None:
+    m = res["meta"]
+    print()
+    print(f"kb --scale benchmark — {m['when']}, kb {m['kb_commit']}{' (dirty)' if m['kb_dirty'] else ''}, "
+          f"Python {m['python']}, {m['cpus']} CPUs")
+    print(scale_table(res))
+    last, first = res["scale"][-1], res["scale"][0]
+    n = last["n"] / first["n"]
+    lin_t = last["index"]["wall_s"] <= first["index"]["wall_s"] * n * 1.1
+    lin_s = last["index"]["index_bytes"] <= first["index"]["index_bytes"] * n * 1.05
+    p95 = last["warm"]["all"]["p95_ms"] <= 2 * first["warm"]["all"]["p95_ms"]
+    rss = max(pt["index"]["peak_rss_bytes"] for pt in res["scale"]) < 1.5e9
+    print()
+    print("targets: build time grows at most linearly (10% noise allowed): " + ("yes" if lin_t else "NO")
+          + "; size at most linearly (5%): " + ("yes" if lin_s else "NO")
+          + f"; warm p95 at {last['n']}x <= 2x that at {first['n']}x: " + ("yes" if p95 else "NO")
+          + "; peak RSS < 1.5 GB: " + ("yes" if rss else "NO"))
+    print("copy k of the corpus: every document with id <id>-r<k> and its lines shuffled (benchmarks/bench.py, "
+          "write_replica); one build and one warm run per scale; time/linear = wall / (wall at the first scale x N).")
+    for note in res.get("notes", []):
+        print("note: " + note)
+    if res["problems"]:
+        print(f"PROBLEMS ({len(res['problems'])}):")
+        for p in res["problems"]:
+            print("  - " + p.replace("\n", "\n    "))
 
 
 def print_report(res: dict) -> None:
@@ -874,6 +1066,8 @@ def print_report(res: dict) -> None:
     print(query_table(res))
     print()
     print(summary_table(res))
+    print()
+    print(targets_table(res))
     print()
     print("peak RSS: ru_maxrss from os.wait4 (largest single process) and psutil-polled sum over the process tree;")
     print("warm = one process, index open, limit 10, snippets/highlights built; cold = new process, wall clock.")
@@ -911,14 +1105,14 @@ def snapshot_kb(dest: Path) -> None:
 
     kb is installed editable and may be edited while a run is in progress; the
     snapshot keeps every phase on the code as it was when the run started.
-    The snapshot is byte-compiled, as ``pip install`` compiles an installed
-    package: otherwise, with ``PYTHONDONTWRITEBYTECODE`` set (as on the shared
-    machines), every cold process would compile kb's sources again.
+    Its modules are compiled to bytecode first, as ``pip install`` does.
     """
     import compileall
 
     shutil.copytree(REPO / "kb", dest / "kb", ignore=shutil.ignore_patterns("__pycache__"))
-    compileall.compile_dir(str(dest / "kb"), quiet=1, workers=1)
+    # Bytecode, as an installed package has it: with PYTHONDONTWRITEBYTECODE set (as on the shared
+    # machines), every kb process would otherwise compile kb's modules again (~0.1 s each time).
+    compileall.compile_dir(str(dest / "kb"), quiet=1)
     os.environ["PYTHONPATH"] = os.pathsep.join(x for x in (str(dest), os.environ.get("PYTHONPATH")) if x)
     sys.path.insert(0, str(dest))
 
@@ -934,7 +1128,8 @@ def meta(args, queries) -> dict[str, Any]:
     except ImportError:
         pass
     return {
-        "mode": "quick" if args.quick else "full",
+        "mode": "quick" if args.quick else ("every folder" if args.all_folders else "whole"),
+        "repeat": args.repeat,
         "when": _dt.datetime.now().isoformat(timespec="seconds"),
         "corpus": str(args.corpus),
         "queries_file": str(args.queries),
@@ -963,27 +1158,76 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--search-only", type=Path, metavar="INDEX",
                     help="only the warm and cold kb query figures, on this existing index (no build, no baseline)")
-    return ap.parse_args(argv)
+    ap.add_argument("--all-folders", action="store_true",
+                    help=f"index every folder of the corpus (default: the text folders {', '.join(WHOLE_FOLDERS)})")
+    ap.add_argument("--repeat", type=int, default=1, metavar="R",
+                    help="run each build and re-index R times and report medians (default 1)")
+    ap.add_argument("--no-slice", action="store_true", help="skip the 3 MB slice builds (kb and baseline)")
+    ap.add_argument("--slice-only", action="store_true", help="only the 3 MB slice builds (kb and baseline)")
+    ap.add_argument("--scale", metavar="N[,N...]",
+                    help="instead of the usual run: build and query the corpus repeated N times (e.g. 1,2,4)")
+    args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if args.scale:
+        try:
+            args.scale = sorted({int(x) for x in args.scale.split(",")})
+        except ValueError:
+            ap.error("--scale takes whole numbers separated by commas, e.g. 1,2,4")
+        if args.scale[0] < 1:
+            ap.error("--scale takes numbers of at least 1")
+    return args
+
+
+def run_slice(args, bench: Bench, work: Path) -> dict[str, Any]:
+    """The 3 MB slice built by kb (one process: it is below PARALLEL_MIN_BYTES) and the baseline, R times each."""
+    # The issue's slice holds the seed, which lives in the repository, not in the corpus.
+    sl_copy = work / "slice"
+    sl_counts = bench.prepare((*SLICE_SUBSET, str(SEED)), sl_copy)
+    sl: dict[str, Any] = {"corpus": sl_counts}
+    sl["kb"] = repeated([bench.kb_full_index(sl_counts, [sl_copy], work / "slice-kb", sl_counts["source_bytes"])
+                         for _ in range(args.repeat)])
+    if not args.skip_baseline:
+        sl["baseline"] = repeated([bench.baseline_index(sl_counts, sl_copy, work / "slice-base")
+                                   for _ in range(args.repeat)])
+    return sl
+
+
+def print_slice_report(res: dict) -> None:
+    sl = res["slice"]
+    k, b = sl["kb"], sl.get("baseline") or {}
+    rows = [("wall" + _runs(k), _fmt(k["wall_s"], "s"), _fmt(b.get("wall_s"), "s"), _fmt(_ratio(b.get("wall_s"), k["wall_s"]), "x")),
+            ("CPU", _fmt(k["cpu_s"], "s"), _fmt(b.get("cpu_s"), "s"), _fmt(_ratio(b.get("cpu_s"), k["cpu_s"]), "x")),
+            ("index size", _fmt(k["index_bytes"], "MB"), _fmt(b.get("index_bytes"), "MB"), "")]
+    print()
+    print(f"3 MB slice ({sl['corpus']['source_bytes'] / MB:.2f} MB of files), kb {res['meta']['kb_commit']}; "
+          "target: baseline/kb wall >= 2.5x")
+    print(_table(rows, ("figure", "kb", "baseline", "baseline/kb")))
+
+
+def run_scale(args, bench: Bench, res: dict) -> None:
+    """--scale: for each N, the corpus and N-1 shuffled copies with new ids; build, size, peak RSS, warm latency."""
+    res["corpus"] = counts = bench.prepare()
+    replicas = bench.work / "replicas"
+    points = []
+    for n in args.scale:
+        for k in range(1, n):
+            if not (replicas / f"r{k}").exists():
+                bench.log(f"writing copy {k} of the corpus")
+                write_replica(bench.copy, replicas / f"r{k}", k)
+        paths = [bench.copy, *(replicas / f"r{k}" for k in range(1, n))]
+        src = sum(source_bytes(p) for p in paths)
+        index = bench.work / f"kb-index-{n}"
+        r = bench.kb_full_index({"characters": counts["characters"] * n}, paths, index, src)
+        warm = bench.warm("kb-warm", index, bench.queries, f"kb {n}x")
+        warm.pop("per_query", None)
+        points.append({"n": n, "source_bytes": src, "passages": r.get("passages"), "index": r, "warm": warm})
+        shutil.rmtree(index, ignore_errors=True)
+    res["scale"] = points
 
 
 def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def run_all_phases(args, bench: "Bench", res: dict, queries: list[Query]) -> None:
-    """Copy, index, query, the baseline and the incremental runs, into ``res``."""
-    res["corpus"] = bench.prepare()
-    kb: dict[str, Any] = {"index": bench.kb_full_index(res["corpus"])}
-    res["kb"] = kb
-    kb["warm"] = bench.warm("kb-warm", bench.kb_index, queries, "kb")
-    kb["cold"] = bench.cold("kb", lambda q: kb_cli(bench.kb_index, "search", q), tuple(KB_COLD_QUERIES))
-    if not args.skip_baseline:
-        base = {"index": bench.baseline_index(res["corpus"])}
-        res["baseline"] = base
-        base["warm"] = bench.warm("base-warm", bench.base_index, [q for q in queries if q.baseline], "baseline")
-        base["cold"] = bench.cold(
-            "baseline", lambda q: [sys.executable, "-c", BASE_COLD_SNIPPET, str(bench.base_index), q])
-    kb["incremental"] = bench.incremental()
 
 
 def main(argv=None) -> int:
@@ -1008,7 +1252,8 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="kb-bench-", dir=args.workdir))
     t_start = time.perf_counter()
     snapshot_kb(work / "kb-src")
-    bench = Bench(args.corpus, work, queries, args.quick)
+    subset = QUICK_SUBSET if args.quick else (None if args.all_folders else WHOLE_FOLDERS)
+    bench = Bench(args.corpus, work, queries, subset)
     res: dict[str, Any] = {"meta": meta(args, queries)}
     res["meta"]["kb_source_sha1"] = kb_source_hash(work / "kb-src")
     res["meta"]["search_only"] = str(args.search_only) if args.search_only else None
@@ -1019,26 +1264,54 @@ def main(argv=None) -> int:
         bench.kb_index = args.search_only.resolve()
     try:
         if args.search_only:
-            kb = {}
+            res["kb"] = kb = {}
+            kb["warm"] = bench.warm("kb-warm", bench.kb_index, queries, "kb")
+            kb["cold"] = bench.cold("kb", lambda q: kb_cli(bench.kb_index, "search", q))
+            kb["help"] = bench.help_time()
+        elif args.scale:
+            run_scale(args, bench, res)
+        elif args.slice_only:
+            res["slice"] = run_slice(args, bench, work)
+        else:
+            res["corpus"] = bench.prepare()
+            src = res["corpus"]["source_bytes"]
+            kb: dict[str, Any] = {"index": repeated([bench.kb_full_index(res["corpus"], source=src)
+                                                     for _ in range(args.repeat)])}
             res["kb"] = kb
             kb["warm"] = bench.warm("kb-warm", bench.kb_index, queries, "kb")
-            kb["cold"] = bench.cold("kb", lambda q: kb_cli(bench.kb_index, "search", q), tuple(KB_COLD_QUERIES))
-        else:
-            run_all_phases(args, bench, res, queries)
+            kb["cold"] = bench.cold("kb", lambda q: kb_cli(bench.kb_index, "search", q))
+            kb["help"] = bench.help_time()
+            if not args.skip_baseline:
+                base = {"index": repeated([bench.baseline_index(res["corpus"]) for _ in range(args.repeat)])}
+                res["baseline"] = base
+                base["warm"] = bench.warm("base-warm", bench.base_index, [q for q in queries if q.baseline], "baseline")
+                base["cold"] = bench.cold(
+                    "baseline", lambda q: [sys.executable, "-c", BASE_COLD_SNIPPET, str(bench.base_index), q],
+                    BASE_COLD_QUERIES)
+            # Last on the corpus copy: it changes a file the baseline must read unchanged.
+            kb["incremental"] = repeated([bench.incremental(n) for n in range(args.repeat)])
+            if not args.no_slice:
+                res["slice"] = run_slice(args, bench, work)
     finally:
         if args.keep:
             print(f"scratch directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     res["meta"]["kb_tree_changed_during_run"] = kb_source_hash() != res["meta"]["kb_source_sha1"]
-    res["ratios"] = ratios(res)
+    if not args.scale and not args.slice_only:
+        res["ratios"] = ratios(res)
     res["problems"] = bench.problems
     res["notes"] = bench.notes
     res["meta"]["total_s"] = time.perf_counter() - t_start
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / "latest.json"
+    out = args.out / ("scale.json" if args.scale else "slice.json" if args.slice_only else "latest.json")
     out.write_text(json.dumps(res, ensure_ascii=False, indent=2, default=str) + "\n", "utf-8")
-    print_report(res)
+    if args.scale:
+        print_scale_report(res)
+    elif args.slice_only:
+        print_slice_report(res)
+    else:
+        print_report(res)
     print(f"\nResults written to {out} (total {res['meta']['total_s']:.0f} s).")
     return 0
 

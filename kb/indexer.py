@@ -12,8 +12,13 @@ hook), and a rebuild publishes its new generation only when it is complete.
 A run killed at any moment leaves the old or the new state.
 
 For tests, the run announces its phases (``KB_PHASE_LOG``: a file the names
-are appended to) and can stop itself at one (``KB_PAUSE_AT``: the process
-sends itself SIGSTOP there), so that a test can kill it at an exact point.
+are appended to) and can stop itself at some (``KB_PAUSE_AT``: their names,
+comma-separated; the process sends itself SIGSTOP there), so that a test can
+kill it at an exact point. The phases: ``locked`` (the write lock is held),
+``generation`` (a rebuild made its new generation), ``adding`` (the first
+document went to the engine), ``manifest`` and ``commit`` (every side file of
+the commit is written and the engine is about to switch to it), ``committed``
+(the engine switched) and ``published`` (a rebuild's generation is live).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Callable, Iterable
 
 from . import config
 from .chunking import chunk
-from .errors import DocumentNotFoundError, SourceNotFoundError
+from .errors import DocumentNotFoundError, IndexCorruptError, SourceNotFoundError
 from .ingest import SourceFile, discover, read_source_hashed
 from .lexicon import PinyinMap, default_lexicon
 from .models import Document, FileChange, IndexSummary, Passage, PassageId, RemoveSummary, Skipped
@@ -51,7 +56,7 @@ def _phase(name: str) -> None:
             f.write(name + "\n")
             f.flush()
             os.fsync(f.fileno())
-    if os.environ.get("KB_PAUSE_AT") == name:
+    if name in os.environ.get("KB_PAUSE_AT", "").split(","):
         os.kill(os.getpid(), signal.SIGSTOP)
 
 
@@ -115,19 +120,25 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
             gen = live
             store.collect_garbage(keep=(gen,))
         manifest.created = manifest.created or _now()
-        manifest.updated = _now()
         changes = plan_changes(files, manifest, metas, roots)
+        from .vocabulary import lexicon_state, state_changes
+
+        lexicon.refresh()
+        state = lexicon_state(lexicon)
+        run = _Run(store, engine, gen, fresh, manifest, metas, progress, lexicon)
+        run.lexicon_before, run.lexicon_after = manifest.lexicon, state
+        if not fresh and not lost_manifest and run.nothing_to_do(changes, base_commit):
+            # Nothing to write: no commit (a new mtime of an unchanged file is remembered in place).
+            run.keep(changes, base_commit)
+            skipped.extend(run.skipped)
+            return run.summary(files, walk_skipped_files, skipped, t0)
+        manifest.updated = _now()
         # Users' segmentation words reach the segmenter before anything is analysed (and before
         # a multi-process writer forks its workers, which inherit them).
         from .text.segment import set_user_words
-        from .vocabulary import lexicon_state
 
-        lexicon.refresh()
         set_user_words(lexicon.words())
-        state = lexicon_state(lexicon)
         try:
-            run = _Run(store, engine, gen, fresh, manifest, metas, progress, lexicon)
-            run.lexicon_before, run.lexicon_after = manifest.lexicon, state
             commit, base = run.write(changes, files, roots, lost_manifest, workers)
         except BaseException:
             if fresh:
@@ -135,30 +146,21 @@ def run_index(store: IndexStore, engine, paths: Iterable[Path | str], *, rebuild
             raise
         skipped.extend(run.skipped)
         _phase("committed")
-        if run.written_passages or fresh or run.reanalysed or store.snapshot(gen, commit).pinyin_path() is None:
-            run.write_pinyin(commit)  # (also repairs a deleted map)
+        if run.pinyin_lost:
+            run.write_pinyin(commit)  # the base commit had no map: a whole one, from the index's words
         # Readers may still be on the previous commit for a moment; older snapshots go.
         Snapshot.prune(gen, keep=(commit, base))
         if fresh:
             store.publish(gen, previous=live)
             _phase("published")
-    total_docs = run.manifest.documents()
-    return IndexSummary(
-        indexed=run.indexed,
-        updated=run.updated,
-        removed=len(run.removed),
-        unchanged=run.unchanged,
-        skipped=tuple(skipped),
-        passages=run.written_passages,
-        files=len(files) + walk_skipped_files,
-        documents=run.written_docs,
-        total_documents=total_docs,
-        total_passages=run.total_passages,
-        seconds=round(time.monotonic() - t0, 3),
-        changes=tuple(run.changes),
-        reanalysed=run.reanalysed,
-        retagged=run.retagged,
-    )
+    return run.summary(files, walk_skipped_files, skipped, t0)
+
+
+def _pinyin_entries(words: list[str]) -> dict[str, set[str]]:
+    """Reading → words of the Chinese ones among ``words`` (runs where they were analysed: see ``Engine.begin``)."""
+    pm = PinyinMap()
+    pm.add_terms(words)
+    return pm.entries
 
 
 class _Run:
@@ -185,6 +187,52 @@ class _Run:
         self.lexicon_before: dict | None = None
         self.lexicon_after: dict | None = None
         self.reanalysed = self.retagged = 0
+        self.live = 0  # passages in the index as the run goes (the base's, less deletions, plus additions)
+        self.pinyin_lost = False
+
+    def summary(self, files, walk_skipped_files: int, skipped: list[Skipped], t0: float) -> IndexSummary:
+        return IndexSummary(
+            indexed=self.indexed,
+            updated=self.updated,
+            removed=len(self.removed),
+            unchanged=self.unchanged,
+            skipped=tuple(skipped),
+            passages=self.written_passages,
+            files=len(files) + walk_skipped_files,
+            documents=self.written_docs,
+            total_documents=self.manifest.documents(),
+            total_passages=self.total_passages,
+            seconds=round(time.monotonic() - t0, 3),
+            changes=tuple(self.changes),
+            reanalysed=self.reanalysed,
+            retagged=self.retagged,
+        )
+
+    def nothing_to_do(self, changes: Changes, base_commit: int) -> bool:
+        """Whether the live commit is current: no file to read or drop, the same vocabulary, whole side files."""
+        from .vocabulary import state_changes
+
+        if changes.todo or changes.removed or changes.forgotten:
+            return False
+        if any(state_changes(self.lexicon_before, self.lexicon_after)):
+            return False
+        snap = self.store.snapshot(self.gen, base_commit)
+        listing = snap.intact_listing()
+        if listing is None or snap.pinyin_path() is None:
+            return False  # a lost side file: the run repairs it
+        self.total_passages = listing.live
+        return True
+
+    def keep(self, changes: Changes, base_commit: int) -> None:
+        """Report an up-to-date index; remember new mtimes of unchanged files in the live manifest."""
+        self.unchanged = changes.unchanged
+        self.skipped.extend(changes.skipped)
+        if changes.refreshed:
+            for key, mtime in changes.refreshed.items():
+                self.manifest.files[key]["mtime_ns"] = mtime
+            # The same commit's manifest, rewritten atomically: only fingerprints change, and a
+            # reader that reads either version sees the same files and documents.
+            Snapshot.write(self.gen, base_commit, FORMAT_VERSION, self.manifest)
 
     def write(self, changes: Changes, files: list[SourceFile], roots, lost_manifest: bool,
               workers: int | None) -> tuple[int, int]:
@@ -192,7 +240,16 @@ class _Run:
         if workers is None:
             big = sum(sf.size for sf, _ in changes.todo) >= config.PARALLEL_MIN_BYTES
             workers = config.worker_count() if big else 1
-        with self.engine.begin(self.gen, workers=workers) as tx:
+        with self.engine.begin(self.gen, workers=workers, on_words=_pinyin_entries) as tx:
+            base_snap = self.store.snapshot(self.gen, tx.base)
+            listing = None if self.fresh else base_snap.intact_listing()
+            everything: list[bytes] | None = None
+            if listing is None and not self.fresh:
+                # The base commit's recall parts are lost or damaged: rebuild them from the stored
+                # passages (read before this run deletes any).
+                everything = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
+            self.live = listing.live if listing is not None else len(everything or ())
+            self.pinyin_lost = not self.fresh and base_snap.pinyin_path() is None
             if lost_manifest:
                 # The live commit has no manifest (deleted, or written by a kb that crashed in an
                 # older format): rebuild it from the document records and read every file again.
@@ -206,21 +263,35 @@ class _Run:
             if not self.fresh:
                 self.reanalyse(tx)
             self.manifest.lexicon = self.lexicon_after
-            base_records = None if self.fresh else self.store.snapshot(self.gen, tx.base).recall_records()
-            if base_records is None and not self.fresh:
-                base_records = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
-            records = [r for r in base_records or () if recall.record_doc_id(r) not in self.gone] + self.new_records
-            self.total_passages = len(records)
+            self.total_passages = self.live
 
             def before_commit(commit: int) -> None:
-                # The recall file and manifest of the commit are written first: the commit then
-                # switches the index and both at once.
-                Snapshot.write(self.gen, commit, FORMAT_VERSION, self.manifest, records)
+                # Every side file of the commit is written first: the commit then switches the index
+                # and them at once.
+                gone = self.gone
+                rest = None if everything is None else (
+                    lambda: [r for r in everything if recall.record_doc_id(r) not in gone])
+                new_listing = recall.commit_parts(self.gen, commit, listing, self.new_records, gone, self.live, rest)
+                self.manifest.recall = new_listing.to_json()
+                if not self.pinyin_lost:
+                    entries: dict[str, set[str]] = {}
+                    for part in tx.word_results:
+                        for key, words in (part or {}).items():
+                            entries.setdefault(key, set()).update(words)
+                    base_snap.add_pinyin(commit, entries)
+                Snapshot.write(self.gen, commit, FORMAT_VERSION, self.manifest)
                 _phase("manifest")
                 _phase("commit")
 
             tx.commit_with(before_commit)
             return tx.commit, tx.base
+
+    def _delete(self, tx, doc_id: str) -> None:
+        self.live -= tx.delete_document(doc_id)
+
+    def _add(self, tx, doc: Document, passages: list[Passage], topics) -> None:
+        tx.add_document(doc, passages, topics)
+        self.live += len(passages)
 
     def apply(self, tx, changes: Changes) -> None:
         m = self.manifest
@@ -231,7 +302,7 @@ class _Run:
 
         def delete_doc(doc_id: str) -> None:
             self.gone.add(doc_id)
-            tx.delete_document(doc_id)
+            self._delete(tx, doc_id)
 
         self.removed = changes.removed
         for key in changes.removed:
@@ -284,7 +355,7 @@ class _Run:
                 if not doc.rel:
                     doc = replace(doc, rel=sf.rel)
                 passages = chunk(doc)
-                tx.add_document(doc, passages, [self.lexicon.tag(p.section + "\n" + p.text) for p in passages])
+                self._add(tx, doc, passages, [self.lexicon.tag(p.section + "\n" + p.text) for p in passages])
                 if not announced:
                     _phase("adding")
                     announced = True
@@ -326,11 +397,14 @@ class _Run:
         snap = self.store.snapshot(self.gen, tx.base)
         reader = self.engine.open_reader(self.gen)
         try:
-            recall_file = snap.recall()
+            try:
+                recall_file = snap.recall()
+            except IndexCorruptError:  # lost recall parts (this run rebuilds them): words and titles only
+                recall_file = None
             def holding(needles) -> set[str]:
                 docs = reader.documents_containing(needles)
                 for n in needles:
-                    ids = recall_file.find(n, cap=1 << 30) if recall_file.available else None
+                    ids = recall_file.find(n, cap=1 << 30) if recall_file is not None else None
                     for pid in ids or ():
                         parsed = PassageId.parse(pid)
                         if parsed:
@@ -357,17 +431,16 @@ class _Run:
                            path=rec.path, metadata=dict(rec.metadata), rel=rec.rel)
             passages = [Passage(id=p.id, doc_id=rec.id, seq=p.seq, paragraph=p.paragraph, part=p.part, start=p.start,
                                 end=p.end, text=p.text, section=p.section, page=p.page) for p in records]
-            tx.delete_document(doc_id)
-            tx.add_document(doc, passages, tags)
+            self._delete(tx, doc_id)
+            self._add(tx, doc, passages, tags)
             if doc_id in by_words:
                 self.reanalysed += 1
             if retag:
                 self.retagged += 1
 
     def write_pinyin(self, commit: int) -> None:
-        """The pinyin map of the new commit: the previous map plus the index's words (after the commit)."""
-        snap = self.store.snapshot(self.gen, commit)
-        pm = PinyinMap() if self.fresh else PinyinMap.load(snap.pinyin_path())
+        """A whole pinyin map of the new commit, from every word of the index (after the commit; a repair)."""
+        pm = PinyinMap()
         reader = self.engine.open_reader(self.gen)
         try:
             pm.add_terms(reader.text_terms())
@@ -426,20 +499,21 @@ def run_remove(store: IndexStore, engine, targets: Iterable[str], *,
                 dropped_files.append(key)
         manifest.updated = _now()
         snap = store.snapshot(gen, base_commit)
-        base_records = snap.recall_records()
+        listing = snap.intact_listing()
         with engine.begin(gen) as tx:
-            if base_records is None:
-                base_records = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
-            records = [r for r in base_records if recall.record_doc_id(r) not in gone]
-            for d in docs:
-                tx.delete_document(d)
+            everything = None
+            if listing is None:  # lost recall parts: rebuilt from the stored passages
+                everything = [recall.record(pid, normalize(text)) for pid, text in tx.base_passages()]
+            deleted = sum(tx.delete_document(d) for d in docs)
+            live = (listing.live if listing is not None else len(everything)) - deleted
+            rest = None if everything is None else (lambda: [r for r in everything if recall.record_doc_id(r) not in gone])
 
             def before_commit(commit: int) -> None:
-                Snapshot.write(gen, commit, FORMAT_VERSION, manifest, records)
+                manifest.recall = recall.commit_parts(gen, commit, listing, [], gone, live, rest).to_json()
+                Snapshot.write(gen, commit, FORMAT_VERSION, manifest)
 
             tx.commit_with(before_commit)
             commit, base = tx.commit, tx.base
         Snapshot.prune(gen, keep=(commit, base))
-    return RemoveSummary(documents=tuple(docs), files=tuple(dropped_files),
-                         passages=len(base_records) - len(records), total_documents=manifest.documents(),
-                         total_passages=len(records))
+    return RemoveSummary(documents=tuple(docs), files=tuple(dropped_files), passages=deleted,
+                         total_documents=manifest.documents(), total_passages=live)

@@ -225,14 +225,15 @@ def index_files(index: Path, kind: str) -> list:
     """The parts of the live generation of ``index`` that hold ``kind`` of data, as
     ``(path, offset, length)``: a whole file, or the region of a compound file that holds it.
 
-    Kinds: ``toc`` (the table of contents that lists the segments), ``segment`` (a segment file),
+    Kinds: ``toc`` (the table of contents that lists the segments), ``segment`` (a segment's files),
     ``postings``, ``terms`` (the term dictionary), ``recall`` (the verbatim-recall file),
     ``manifest`` (the file fingerprints) and ``pinyin`` (the pinyin map).
     """
     if kind not in INDEX_FILE_KINDS:
         raise ValueError(kind)
     gen = index / (index / "CURRENT").read_text("utf-8").strip()
-    whole = {"toc": "_MAIN_*.toc", "segment": "*.seg", "recall": "recall-*.bin", "manifest": "manifest-*.json",
+    # A segment is one compound file (*.seg, Whoosh's writer) or a file per part (MAIN_<id>.<part>, kb's).
+    whole = {"toc": "_MAIN_*.toc", "segment": "MAIN_*.*", "recall": "recall-*.bin", "manifest": "manifest-*.json",
              "pinyin": "pinyin*"}
     if kind in whole:
         return [(p, 0, p.stat().st_size) for p in sorted(gen.glob(whole[kind]))]

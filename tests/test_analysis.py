@@ -157,3 +157,18 @@ def test_word_tokenizer_positions_drive_whoosh_phrases():
         assert [h["id"] for h in hits] == ["adjacent"]
         hits = s.search(wq.Term("body", "服务业"))
         assert sorted(h["id"] for h in hits) == ["adjacent", "apart"]
+
+
+def test_pinyin_map_reads_words_as_pypinyin_does():
+    # Words in pypinyin's phrase dictionary with a polyphonic character (银行, 重庆, 长大, 朝阳), words
+    # holding such a phrase (工商银行), and words read character by character.
+    from pypinyin import lazy_pinyin
+
+    from kb.lexicon import PinyinMap
+
+    words = ["银行", "重庆", "长大", "朝阳", "工商银行", "户籍", "宅基地", "城镇化", "乡村振兴", "还款", "行长", "的确"]
+    pm = PinyinMap()
+    assert pm.add_terms(words) == len(words)
+    for w in words:
+        assert w in pm.words(tuple(lazy_pinyin(w))), w
+    assert pm.words(("yin", "hang")) == {"银行"} and pm.words(("chong", "qing")) == {"重庆"}

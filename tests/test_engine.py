@@ -141,3 +141,32 @@ def test_a_plan_made_without_an_index_runs_on_it(engine, tmp_path):
         assert [r.passage_at(ref).id for ref, _ in rows] == ["b#2"]
     finally:
         r.close()
+
+
+def _words(words: list[str]) -> list[str]:
+    """An ``on_words`` callback (module level: workers must be able to pickle it)."""
+    return sorted(words)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_on_words_gets_only_the_words_the_base_commit_lacks(engine, tmp_path, workers, monkeypatch):
+    from kb.engine.whoosh import parallel
+
+    monkeypatch.setattr(parallel, "BATCH_CHARS", 5)  # every document a batch: with 2, worker processes run
+    path = tmp_path / "ix"
+    _index(engine, path, CORPUS)
+    with engine.begin(path, workers=workers, on_words=_words) as tx:
+        # b is deleted in this transaction: its words stay known (kb's side files already hold them).
+        tx.delete_document("b")
+        for doc, passages in [_doc("c", "文件丙", ["户籍制度改革与乡村教师。"]), _doc("d", "文件丁", ["宅基地流转试点。"])]:
+            tx.add_document(doc, passages, [() for _ in passages])
+        tx.commit_with(lambda n: None)
+    new = {w for part in tx.word_results for w in part}
+    assert "宅基地" in new or "流转" in new
+    assert not new & {"户籍", "制度", "改革", "乡村", "教师"}
+    # Nothing new at all: on_words is not called.
+    with engine.begin(path, workers=workers, on_words=_words) as tx:
+        doc, passages = _doc("e", "文件戊", ["户籍制度改革。"])
+        tx.add_document(doc, passages, [()])
+        tx.commit_with(lambda n: None)
+    assert tx.word_results == []

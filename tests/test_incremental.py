@@ -9,6 +9,7 @@ import pytest
 
 from conftest import write_tree
 from kb import IndexNotFoundError, IndexVersionError, KnowledgeBase, PassageNotFoundError, SourceNotFoundError
+from kb.store import FORMAT_VERSION
 
 A1 = "文档甲\n户籍制度改革持续推进，落户门槛进一步降低。\n"
 A2 = "文档甲\n居住证制度全面实施，基本公共服务覆盖常住人口。\n第二段：推进城中村改造，改善居民居住条件。\n"
@@ -190,7 +191,8 @@ def _set_format(kb: KnowledgeBase, value) -> None:
     meta.write_text(json.dumps(data), encoding="utf-8")
 
 
-@pytest.mark.parametrize("other_format", [0, 999, "1-beta"])
+# FORMAT_VERSION - 1: an index kb wrote before the last format change must be rebuilt too.
+@pytest.mark.parametrize("other_format", [0, FORMAT_VERSION - 1, 999, "1-beta"])
 def test_other_format_version_raises_index_version_error(tmp_path, other_format):
     src = write_tree(tmp_path / "src", {"a.txt": A1})
     with KnowledgeBase(tmp_path / "ix") as kb:

@@ -69,7 +69,16 @@ def test_remove_keeps_manifest_and_snapshot_consistent(reports, tmp_path):
     assert gen2 == gen and commit2 == commit + 1, "one engine commit"
     manifest = json.loads((gen / f"manifest-{commit2}.json").read_text("utf-8"))
     assert not any(k.endswith("guizhou-2026.txt") for k in manifest["files"])
-    assert (gen / f"recall-{commit2}.bin").is_file()
+    parts = [c for c, _size, _records in manifest["recall"]["parts"]]
+    assert parts and all((gen / f"recall-{c}.bin").is_file() for c in parts), "every recall part it lists is there"
+    from kb.store import IndexStore
+
+    snap = IndexStore(reports.path).snapshot(gen, commit2)
+    try:
+        found = snap.recall().find("。", cap=1 << 20)
+        assert found and not [i for i in found if i.startswith("guizhou-2026#")], "verbatim recall forgets it"
+    finally:
+        snap.close()
     assert reports.index([tmp_path / "reports"]).indexed == 1, "the next run sees the file as new"
 
 

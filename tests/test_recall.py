@@ -54,9 +54,31 @@ def test_a_match_inside_an_id_is_not_a_match(tmp_path):
     rf.close()
 
 
-def _recall_file(kb) -> recall.RecallFile:
+def test_document_ids_are_written_once_and_never_matched(tmp_path):
+    # Several documents, one with an id its own and a later passage's text contain, one id without "#".
+    recs = [recall.record("d2024#1", "城乡"), recall.record("d2024#2", "d2024年户籍"), recall.record("e#1", "户籍"),
+            recall.record("plain", "年户籍改革"), recall.record("f#1.2", "d2024")]
+    recall.write(tmp_path / "r.bin", recs, 2)
+    data = (tmp_path / "r.bin").read_bytes().decode("utf-16-le")
+    assert data.count("d2024") == 3  # once as an id, twice in text
+    assert recall.read_records(tmp_path / "r.bin") == recs
+    rf = recall.RecallFile(tmp_path / "r.bin")
+    assert rf.find("d2024") == ["d2024#2", "f#1.2"]
+    assert rf.find("户籍") == ["d2024#2", "e#1", "plain"]
+    assert rf.find("plain") == [] and rf.find("kbrecall") == [] and rf.find("1") == []
+    rf.close()
+    # The records of a deleted document are skipped by their document's id.
+    rf = recall.RecallFile(tmp_path / "r.bin", dead={"d2024": 3, "e": 1})
+    assert rf.find("户籍") == ["e#1", "plain"]
+    rf.close()
+
+
+def _recall_file(kb) -> recall.RecallSet:
+    """The recall parts of the live commit, as a searcher reads them."""
+    from kb.store import IndexStore
+
     gen, commit = live_commit(kb)
-    return recall.RecallFile(gen / f"recall-{commit}.bin")
+    return IndexStore(kb.path).snapshot(gen, commit).recall()
 
 
 def test_index_keeps_the_recall_file_in_step_with_the_index(tmp_path):

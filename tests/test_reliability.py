@@ -1,9 +1,9 @@
 """Crashes and concurrency: real `kb index` processes killed with SIGKILL at chosen points,
 two writers at once, searches during a write, one KnowledgeBase shared by threads.
 
-Kill points are found by watching the index directory for the files a run writes in each
-phase (Whoosh postings while passages are added, column files during the commit, the new
-table of contents once Whoosh has committed, the manifest at the end). A run is started frozen
+Kill points are the phases a run announces in its phase log (``KB_PHASE_LOG``: the first document
+added, the side files written, the engine's commit) where the run also stops itself
+(``KB_PAUSE_AT``), or a count of the new files it has made in the index directory. A run is started frozen
 (SIGSTOP) and let go in short slices, and the directory is looked at only while it is frozen, so
 each kill lands in the phase it names however busy the machine is, rather than after a guessed
 delay or a race with a polling loop. Nothing here asserts wall-clock time or counts what happened
@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -140,27 +139,16 @@ def _entries(root: Path) -> set[str]:
     return out
 
 
-def _toc_numbers(names) -> set[int]:
-    return {int(m.group(1)) for n in names if (m := re.search(r"_MAIN_(\d+)\.toc$", n))}
-
-
-def _mtimes(root: Path, pattern: str) -> dict[str, int]:
-    out = {}
-    for p in root.glob(pattern):
-        try:
-            out[str(p)] = p.stat().st_mtime_ns
-        except OSError:
-            pass
-    return out
+ANNOUNCED = ("generation", "adding", "manifest", "commit", "committed")  # phases the run stops itself at
 
 
 class Watch:
-    """Recognises the phases of an index run from the files that appear in the index directory."""
+    """Recognises the phases of an index run: from its phase log, or the files that appear in the index directory."""
 
     def __init__(self, index: Path):
         self.index = index
+        self.log = index.parent / f"phases-{time.monotonic_ns()}.log"  # the run's announced phases
         self.before = _entries(index) if index.exists() else set()
-        self.manifests = _mtimes(index, "gen-*/manifest-*.json")
         self.seen: set[str] = set()  # every new entry seen so far, including temporary files since removed
 
     def new(self) -> set[str]:
@@ -174,25 +162,25 @@ class Watch:
             return ".lock" in new
         if name.startswith("files:"):  # the run has written its N-th new file or directory
             return len(self.seen) >= int(name[6:])
-        if name == "generation":  # the run took the lock and made its generation directory
-            return any(re.fullmatch(r"gen-\d+", n) for n in new)
-        if name == "adding":  # Whoosh has opened the new segment's posting files
-            return any(n.endswith((".pst", ".trm")) or "MAIN.tmp" in n for n in new)
-        if name == "commit":  # the segment's columns are being written
-            return any(n.endswith((".col", ".seg")) for n in new)
-        if name == "committed":  # Whoosh published a new table of contents (TOC 0 is the empty index)
-            return any(n > 0 for n in _toc_numbers(new))
-        if name == "manifest":  # the next generation's manifest is being written (before the commit)
-            if any(".manifest-" in n for n in new):
-                return True
-            now = _mtimes(self.index, "gen-*/manifest-*.json")
-            return any(self.manifests.get(k) != v for k, v in now.items())
+        if name in ANNOUNCED:
+            # generation: the run took the lock and made its generation directory; adding: it gave the
+            # engine its first document (kb's writer builds segments in memory: no file appears yet);
+            # manifest: the commit's side files and manifest are written, before the engine commits;
+            # commit: the engine is about to switch to the new segments (their files are written);
+            # committed: the engine has switched (a rebuild is not yet published).
+            return name in self.announced()
         raise ValueError(name)
 
+    def announced(self) -> list[str]:
+        try:
+            return self.log.read_text("utf-8").split()
+        except FileNotFoundError:
+            return []
 
-# A frozen run is let go for this long between two looks at its index directory. Every phase lasts
-# several times longer than this in the run's own running time, so stepping a run cannot skip a phase
-# however busy the machine is (a look happens only while the run is frozen).
+
+# A frozen run is let go for this long between two looks at its index directory and phase log. A run
+# stops itself at every announced phase, so stepping it cannot skip one however busy the machine is (a
+# look happens only while the run is frozen); a file count is a point between phases.
 SLICE = 0.01
 
 
@@ -222,6 +210,28 @@ def thaw(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGCONT)
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple:
+    """Let a frozen run go to its end; returns ``communicate()``'s output.
+
+    A run that stops itself at a phase may have been frozen between announcing the phase and
+    stopping: its own SIGSTOP then comes after the first SIGCONT. So it is continued until it exits.
+    """
+    stop = threading.Event()
+
+    def keep_thawing() -> None:
+        while not stop.wait(0.2):
+            thaw(proc)
+
+    thaw(proc)
+    helper = threading.Thread(target=keep_thawing, daemon=True)
+    helper.start()
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        stop.set()
+        helper.join()
+
+
 def step_until(proc: subprocess.Popen, watch: "Watch", phase: str, timeout: float = 120.0) -> bool:
     """Let a frozen run go in slices of SLICE seconds until ``phase`` is seen (the run is frozen then:
     True) or the run exits (False). ``timeout`` only catches a run that hangs."""
@@ -237,10 +247,11 @@ def step_until(proc: subprocess.Popen, watch: "Watch", phase: str, timeout: floa
     return True
 
 
-def start_frozen(index: Path, src: Path, *args, **popen) -> subprocess.Popen:
+def start_frozen(index: Path, src: Path, *args, watch: Watch, pause=ANNOUNCED, **popen) -> subprocess.Popen:
     """`kb index SRC ARGS` in a session of its own, frozen before it has done any work worth the name
-    (it is still starting Python)."""
-    proc = subprocess.Popen(kb_cmd(index, "index", src, *args), cwd=index.parent, env=kb_env(),
+    (it is still starting Python); it announces its phases to ``watch`` and stops itself at ``pause``."""
+    proc = subprocess.Popen(kb_cmd(index, "index", src, *args), cwd=index.parent,
+                            env=kb_env(KB_PHASE_LOG=str(watch.log), KB_PAUSE_AT=",".join(pause)),
                             start_new_session=True, **popen)
     freeze(proc)
     return proc
@@ -253,7 +264,7 @@ def kill_index_run(index: Path, src: Path, point, *, extra=(), must_interrupt: b
     watch = Watch(index)
     err = index.parent / f"kill-{time.monotonic_ns()}.err"
     with open(err, "wb") as ferr:
-        proc = start_frozen(index, src, *extra, stdout=subprocess.DEVNULL, stderr=ferr)
+        proc = start_frozen(index, src, *extra, watch=watch, stdout=subprocess.DEVNULL, stderr=ferr)
     try:
         if step_until(proc, watch, point, timeout):
             if point == "adding":  # a few documents into the segment
@@ -405,7 +416,7 @@ def test_killing_only_the_main_process_releases_the_write_lock(tmp_path, corpus)
     keep the write lock, so the next `kb index` (waiting at most 20 s) gets it and finishes."""
     index = tmp_path / "ix"
     watch = Watch(index)
-    proc = start_frozen(index, corpus.src, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_frozen(index, corpus.src, watch=watch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert step_until(proc, watch, "adding"), "the run finished before it started writing"
         os.kill(proc.pid, signal.SIGKILL)  # the main process only
@@ -521,7 +532,8 @@ def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
     index = tmp_path / "ix"
     env = kb_env()
     watch = Watch(index)
-    a = start_frozen(index, corpus.src, "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    a = start_frozen(index, corpus.src, "--json", watch=watch, pause=("generation",), stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE)
     c = None
     try:
         assert step_until(a, watch, "generation"), "the first run ended before it could be paused"
@@ -536,8 +548,7 @@ def test_second_writer_waits_or_gives_up_with_one_line(tmp_path, corpus):
         _wait_for(lambda: _holds_open(c.pid, index / ".lock") or c.poll() is not None, 60,
                   "the second writer to reach the lock")
         assert c.poll() is None, "the second writer must wait for the lock while the first holds it"
-        thaw(a)
-        out_a, err_a = a.communicate(timeout=60)
+        out_a, err_a = finish(a, 60)
         assert a.returncode == 0, err_a
         out_c, err_c = c.communicate(timeout=60)
         assert c.returncode == 0, err_c
@@ -625,7 +636,7 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
     loop.start()
     watch = Watch(index)
     extra = ["--rebuild"] if mode == "rebuild" else []
-    writer = start_frozen(index, corpus.src, *extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    writer = start_frozen(index, corpus.src, *extra, watch=watch, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     cli_seen = []
     cli_loop: list[str] = []
     writer_done = threading.Event()
@@ -655,8 +666,7 @@ def test_searches_answer_during_an_index_run(tmp_path, corpus, mode):
                 problems.append(f"the API shows the {api_version} version, the CLI the {version} version")
             cli_seen.append((phase, version, problems))
         _wait_for(lambda: len(cli_loop) >= 1, 60, "a `kb search` process to answer during the run")
-        thaw(writer)
-        _, err = writer.communicate(timeout=120)
+        _, err = finish(writer, 120)
         assert writer.returncode == 0, err
     finally:
         writer_done.set()

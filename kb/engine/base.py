@@ -179,10 +179,12 @@ class WriteTransaction(ABC):
 
     commit: int  # the number the commit will have
     base: int  # the commit this transaction started from (-1 for a new index)
+    # What ``on_words`` (see ``Engine.begin``) returned, once per process that found new words.
+    word_results: list
 
     @abstractmethod
-    def delete_document(self, doc_id: str) -> None:
-        """Delete a document's record and passages (a no-op when it is not there)."""
+    def delete_document(self, doc_id: str) -> int:
+        """Delete a document's record and passages (a no-op when it is not there); returns the passages deleted."""
 
     @abstractmethod
     def add_document(self, doc: Document, passages: Sequence[Passage], topics: Sequence[Sequence[str]]) -> None: ...
@@ -235,7 +237,18 @@ class Engine(ABC):
     def open_reader(self, path: Path) -> EngineReader: ...
 
     @abstractmethod
-    def begin(self, path: Path, *, workers: int = 1) -> WriteTransaction: ...
+    def begin(self, path: Path, *, workers: int = 1,
+              on_words: Callable[[list[str]], Any] | None = None) -> WriteTransaction:
+        """A write transaction; ``workers`` processes may share its work.
+
+        ``on_words``, a picklable function, is called with the words of the
+        passage text of the documents the transaction adds that the base
+        commit does not have (once per process that analysed some, in that
+        process; not at all when there are none); the transaction's
+        ``word_results`` lists what it returned before ``commit_with`` runs
+        its hook. kb computes the pinyin of new words there, so that it never
+        reads the whole vocabulary again.
+        """
 
     @abstractmethod
     def counts(self, path: Path) -> tuple[int, int]:

@@ -33,7 +33,7 @@ from .snapshot import ManifestMissing, Snapshot
 
 __all__ = ["FORMAT_VERSION", "IndexStore", "Snapshot", "ManifestMissing"]
 
-FORMAT_VERSION = 5  # bump whenever the schema, the analysis or a side file's format changes
+FORMAT_VERSION = 7  # bump whenever the schema, the analysis or a side file's format changes
 _CURRENT = "CURRENT"
 _LOCK = ".lock"
 
@@ -72,9 +72,10 @@ class IndexStore:
             gen = self.current()
         except KBError:
             return 0
-        for p in gen.iterdir():
-            with contextlib.suppress(OSError):
-                total += p.stat().st_size
+        with contextlib.suppress(OSError):  # (a generation replaced meanwhile)
+            for p in gen.iterdir():
+                with contextlib.suppress(OSError):
+                    total += p.stat().st_size
         return total
 
     # -- writing -----------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ class Manifest:
     commit: int = -1
     # What the index was built with: users' segmentation words and topic fingerprints (kb.vocabulary).
     lexicon: dict[str, Any] | None = None
+    # The recall parts of the commit (kb.store.recall.Listing, as JSON).
+    recall: dict[str, Any] | None = None
 
     def owner_of(self) -> dict[str, str]:
         """Document id → key of the file it came from."""
@@ -74,13 +76,16 @@ class Manifest:
                "files": self.files}
         if self.lexicon is not None:
             out["lexicon"] = self.lexicon
+        if self.recall is not None:
+            out["recall"] = self.recall
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Manifest":
         return cls(files=dict(data.get("files", {})), created=data.get("created", ""),
                    updated=data.get("updated", ""), commit=int(data.get("commit", data.get("generation", -1))),
-                   lexicon=data.get("lexicon") if isinstance(data.get("lexicon"), dict) else None)
+                   lexicon=data.get("lexicon") if isinstance(data.get("lexicon"), dict) else None,
+                   recall=data.get("recall") if isinstance(data.get("recall"), dict) else None)
 
 
 def skipped_entries(rec: Mapping[str, Any]) -> list[Skipped]:

@@ -53,10 +53,10 @@ class WhooshEngine(Engine):
                 ix.close()
         return WhooshReader(path, searcher, cache or CommitCache())
 
-    def begin(self, path: Path, *, workers: int = 1):
+    def begin(self, path: Path, *, workers: int = 1, on_words=None):
         from .writer import WhooshTransaction
 
-        return WhooshTransaction(path, workers=workers)
+        return WhooshTransaction(path, workers=workers, on_words=on_words)
 
     def counts(self, path: Path) -> tuple[int, int]:
         reader = self.open_reader(path)

@@ -1,14 +1,20 @@
 """The stored form of passage and document records, and the Whoosh fields of each.
 
 One module writes and reads both, so the format cannot drift between the two
-sides. A passage's displayed fields are one compressed value (field names are
-not repeated per passage); a document's record is stored once.
+sides. A passage's displayed fields are one stored row, a plain list (field
+names are not repeated per passage, and the segment's stored fields are
+compressed in blocks of many records: ``kb.engine.whoosh.storedblocks``); a
+document's record is stored once.
+
+A passage's id is in its row, and is not an indexed field: a passage is found
+by id through its document's ``doc_id`` postings and the order of the
+document record's passage ids (``kb.engine.whoosh.reader``). An indexed id
+field took two-thirds of the corpus's size in term-table entries of one
+posting each.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from typing import Any, Iterable
 
 from ...models import Document, Passage, PassageId
@@ -16,23 +22,21 @@ from ...text import normalize
 from ...text.dates import date_bounds
 from ..base import DocumentRecord, PassageRecord
 
-__all__ = ["passage_fields", "document_fields", "passage_record", "document_record"]
+__all__ = ["passage_fields", "document_fields", "passage_record", "document_record", "stored_passage_id"]
 
-_PACKED = ("text", "section", "paragraph", "part", "seq", "start", "end", "topics", "page")
+_PACKED = ("id", "text", "section", "paragraph", "part", "seq", "start", "end", "topics", "page")
 
 
 def passage_fields(doc: Document, p: Passage, topics: Iterable[str] = ()) -> dict[str, Any]:
     """The Whoosh fields of one passage."""
     topics = list(topics)
-    row = [p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, topics, p.page]
     f = {
-        "id": p.id,
         "doc_id": doc.id,
         "section": p.section,
         "section_key": normalize(p.section),
         "text": p.text,
         "topics": ",".join(topics),
-        "p": zlib.compress(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")),
+        "p": [p.id, p.text, p.section, p.paragraph, p.part, p.seq, p.start, p.end, topics, p.page],
     }
     if doc.date:
         f["date_lo"], f["date_hi"] = date_bounds(doc.date)
@@ -60,8 +64,8 @@ def document_fields(doc: Document, passage_ids: list[str]) -> dict[str, Any]:
 
 def passage_record(stored: dict[str, Any]) -> PassageRecord:
     """A passage record from its stored fields."""
-    pid = stored.get("id", "")
-    values = dict(zip(_PACKED, json.loads(zlib.decompress(stored["p"]).decode("utf-8")))) if stored.get("p") else {}
+    values = dict(zip(_PACKED, stored.get("p") or ()))
+    pid = values.get("id", "")
     parsed = PassageId.parse(pid)
     return PassageRecord(
         id=pid,
@@ -76,6 +80,12 @@ def passage_record(stored: dict[str, Any]) -> PassageRecord:
         topics=tuple(values.get("topics", ())),
         page=int(values.get("page") or 0),
     )
+
+
+def stored_passage_id(stored: dict[str, Any]) -> str:
+    """The id in a passage's stored fields ("" for anything else)."""
+    row = stored.get("p")
+    return row[0] if row else ""
 
 
 def document_record(stored: dict[str, Any]) -> DocumentRecord:

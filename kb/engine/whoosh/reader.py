@@ -7,18 +7,46 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from whoosh import query as wq
+from whoosh.reading import TermNotFound
 
 from ...errors import QueryError
 from ...query.meta import CORE_FIELDS, Condition, field_values
 from ...query.plan import AllOf, Match
 from ...text import normalize
 from ..base import DocumentRecord, EngineReader, PassageRecord, Recall, Row
-from .codec import document_record, passage_record
+from .codec import document_record, passage_record, stored_passage_id
 from .compile import Compiler, DocSet
 from .evaluate import top_matches
 from .errors import engine_errors
 
-__all__ = ["WhooshReader", "CommitCache"]
+__all__ = ["WhooshReader", "CommitCache", "passage_numbers", "passage_doc_id"]
+
+
+def passage_doc_id(passage_id: str) -> str:
+    """The document id in a passage id ("" when it is not one)."""
+    doc_id, sep, _rest = str(passage_id).rpartition("#")
+    return doc_id if sep else ""
+
+
+def passage_numbers(searcher, doc_id: str, passage_ids: Sequence[str]) -> dict[str, int]:
+    """Passage id → document number of a document's live passages.
+
+    A document's passages are written in the order of its record's passage
+    ids, in one segment, after its record (``kb.engine.whoosh.bulk`` keeps a
+    document's records together, and merges keep their order), so the k-th
+    live posting of its ``doc_id`` term is its k-th passage. When the counts
+    disagree (an index not written that way), the ids are read from the
+    passages' stored rows instead.
+    """
+    reader = searcher.reader()
+    try:
+        nums = [n for n in reader.postings("doc_id", doc_id).all_ids() if not reader.is_deleted(n)]
+    except TermNotFound:
+        return {}
+    if len(nums) == len(passage_ids):
+        return dict(zip(passage_ids, nums))
+    found = {stored_passage_id(reader.stored_fields(n)): n for n in nums}
+    return {pid: found[pid] for pid in passage_ids if pid in found}
 
 
 def _s(term) -> str:
@@ -85,11 +113,31 @@ class WhooshReader(EngineReader):
 
     # -- records -------------------------------------------------------------------------------------
     def passage(self, passage_id: str) -> PassageRecord | None:
-        if not passage_id:
+        n = self._number(passage_id)
+        if n is None:
             return None
         with self._mapped():
-            stored = self._s.document(id=passage_id)
-        return passage_record(stored) if stored is not None else None
+            stored = self._s.stored_fields(n)
+        return passage_record(stored)
+
+    def _number(self, passage_id: str) -> int | None:
+        """The document number of a passage, from its document's passage order (see ``passage_numbers``)."""
+        doc_id = passage_doc_id(passage_id)
+        if not doc_id:
+            return None
+        return self._numbers_of(doc_id).get(passage_id)
+
+    def _numbers_of(self, doc_id: str) -> dict[str, int]:
+        """Passage id → document number for one document (cached per commit)."""
+
+        def compute():
+            rec = self.document(doc_id)
+            if rec is None:
+                return {}
+            with self._mapped():
+                return passage_numbers(self._s, doc_id, rec.passages)
+
+        return self._cache.get(("numbers", doc_id), compute)
 
     def passage_at(self, ref) -> PassageRecord:
         with self._mapped():
@@ -237,16 +285,14 @@ class WhooshReader(EngineReader):
             return self._s.doc_frequency("topics", slug)
 
     def docnums_for_ids(self, ids: Sequence[str]) -> frozenset[int]:
-        """Document numbers of passages by id (cached per commit: a look-up costs ~20 µs)."""
-        nums = self._cache.get(("idnums",), dict)
+        """Document numbers of passages by id (per document, cached per commit)."""
         out = set()
-        missing = [pid for pid in ids if pid not in nums]
-        if missing:
-            with self._mapped():
-                found = {pid: self._s.document_number(id=pid) for pid in missing}
-            with self._cache.lock:
-                nums.update(found)
+        numbers: dict[str, dict[str, int]] = {}
         for pid in ids:
+            doc_id = passage_doc_id(pid)
+            nums = numbers.get(doc_id)
+            if nums is None:
+                nums = numbers[doc_id] = self._numbers_of(doc_id) if doc_id else {}
             n = nums.get(pid)
             if n is not None:
                 out.add(n)
