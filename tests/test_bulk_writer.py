@@ -230,6 +230,25 @@ def test_block_stored_fields_read_back_identically(tmp_path, records):
     assert_same_index(a, b)
 
 
+def test_block_cache_gives_the_rows_a_fresh_reader_gives(tmp_path, records, monkeypatch):
+    """Rows read in random order through a small block cache (evicting all the time) equal rows read
+    in order by a reader of their own."""
+    from kb.engine.whoosh import storedblocks
+
+    b = bulk_build(tmp_path / "bulk", [((), records)], block_stored=True)
+    with b.reader() as r:
+        expected = [r.stored_fields(d) for d in range(r.doc_count_all())]
+    assert len(expected) > 4 * storedblocks.STORED_BLOCK_DOCS
+    monkeypatch.setattr(storedblocks, "BLOCK_CACHE", 3)
+    order = list(range(len(expected))) * 2
+    random.Random(7).shuffle(order)
+    with b.reader() as r:
+        for d in order:
+            assert r.stored_fields(d) == expected[d], d
+        per = r.leaf_readers()[0][0]._perdoc if hasattr(r, "leaf_readers") else r._perdoc
+        assert len(per._cache) <= 3
+
+
 def test_incremental_commits_with_deletions(tmp_path, records):
     docs = [r["docrec"] for r in records if "docrec" in r]
     first, second = records[: len(records) // 2], records[len(records) // 2:]

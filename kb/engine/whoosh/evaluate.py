@@ -74,7 +74,7 @@ def _field_lengths(fieldname: str) -> bytes | None:
     """
     reader = _segment.reader
     perdoc = getattr(reader, "_perdoc", None)
-    if type(perdoc) is not W3PerDocReader:
+    if not isinstance(perdoc, W3PerDocReader):  # kb's block-stored reader is one too
         return None
     table = _length_tables.get(reader)
     if table is None:
