@@ -145,6 +145,8 @@ def test_watch_as_a_real_process(tmp_path):
                             stderr=subprocess.PIPE, text=True, encoding="utf-8")
     lines: queue.Queue = queue.Queue()
     _reader_thread(proc.stdout, lines)
+    errors: queue.Queue = queue.Queue()
+    err_pump = _reader_thread(proc.stderr, errors)  # drained as it comes, so a full pipe never blocks kb
     seen: list = []
     try:
         _wait_for(lines, "added docs/a.txt (1 document, 1 passage)", seen)
@@ -163,12 +165,13 @@ def test_watch_as_a_real_process(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=120)  # a hang guard only
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
-    assert proc.returncode == 0, proc.stderr.read()
-    err = proc.stderr.read()
+    err_pump.join(timeout=60)  # until the end of the stream
+    err = "\n".join(errors.get() for _ in range(errors.qsize()))
+    assert proc.returncode == 0, err
     assert "Stopped watching." in err and "Traceback" not in err
 
 
