@@ -777,10 +777,17 @@ def watch_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], debounce: float, lock_
     sources = list(paths) or [DEFAULT_SOURCE]
     stop = threading.Event()
 
-    def on_term(_signum, _frame):
+    def on_term(signum, _frame):
+        # Ctrl-C and SIGTERM stop the watch between runs (a run in progress finishes first) instead
+        # of raising KeyboardInterrupt wherever the main thread happens to be, such as inside an
+        # index run, which then stopped half way and could leave the process unable to exit.
+        # A second Ctrl-C interrupts at once.
         stop.set()
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    previous_int = signal.signal(signal.SIGINT, on_term)
     runs = kb.watch(sources, debounce=debounce, stop=stop, lock_timeout=lock_timeout,
                     on_error=lambda e: click.echo(f"{time.strftime('%H:%M:%S')} error: {_message(e)}", err=True))
     first = True
@@ -799,6 +806,7 @@ def watch_cmd(kb: KnowledgeBase, paths: tuple[Path, ...], debounce: float, lock_
     finally:
         runs.close()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
     click.echo("Stopped watching.", err=True)
 
 
