@@ -39,54 +39,15 @@ def test_lazy_pinyin_map_without_a_file(tmp_path):
     assert LazyPinyinMap(None).words(("hu", "ji")) == set()
 
 
-# --- segments read in place (kb.engine.whoosh.mapped) ------------------------------------------
-
-import io  # noqa: E402
-import pickle  # noqa: E402
-
-from kb.engine.whoosh.mapped import ViewIO  # noqa: E402
-
-OPS = st.lists(st.one_of(
-    st.tuples(st.just("read"), st.integers(-1, 40)),
-    st.tuples(st.just("readline"), st.integers(-1, 40)),
-    st.tuples(st.just("readinto"), st.integers(0, 40)),
-    st.tuples(st.just("seek"), st.integers(0, 60), st.sampled_from([0, 1, 2])),
-    st.tuples(st.just("tell"),),
-), max_size=20)
-
-
-@settings(max_examples=300, deadline=None)
-@given(data=st.binary(max_size=50).map(lambda b: b.replace(b"x", b"\n")), ops=OPS)
-def test_view_reads_as_bytesio_does(data, ops):
-    a, b = ViewIO(memoryview(data)), io.BytesIO(data)
-    for op in ops:
-        name = op[0]
-        if name == "seek":
-            pos = op[1] if op[2] == 0 else op[1] - 30
-            if op[2] == 0 or a.tell() + pos >= 0 and op[2] == 1 or len(data) + pos >= 0 and op[2] == 2:
-                assert a.seek(pos, op[2]) == b.seek(pos, op[2])
-        elif name == "readinto":
-            ba, bb = bytearray(op[1]), bytearray(op[1])
-            assert (a.readinto(ba), ba) == (b.readinto(bb), bb)
-        else:
-            assert getattr(a, name)(*op[1:]) == getattr(b, name)(*op[1:])
-        assert a.tell() == b.tell()
-
-
-def test_pickles_and_lines_read_from_a_view():
-    data = pickle.dumps({"a": [1, 2, 3], "b": "户籍"}) + b"line one\nline two\n"
-    f = ViewIO(memoryview(data))
-    assert pickle.load(f) == {"a": [1, 2, 3], "b": "户籍"}
-    assert list(f) == [b"line one\n", b"line two\n"]
+# --- segments read in place (kb.engine.whoosh.storedblocks.MappedStorage) ---------------------
 
 
 def test_an_opened_index_is_not_copied_into_memory(seed_kb):
     """The term and postings files a search reads are memory maps of the segment files (kb writes
-    segments as separate files), or, for a compound segment, views of the compound file's map:
-    never a private copy."""
+    every segment as separate files): never a private copy."""
     import mmap
 
-    from whoosh.filedb.structfile import BufferFile, StructFile
+    from whoosh.filedb.structfile import StructFile
 
     seed_kb.search("户籍")
     with seed_kb._readers().view() as view:
@@ -95,10 +56,7 @@ def test_an_opened_index_is_not_copied_into_memory(seed_kb):
             files += [f for f in vars(seg_reader[0]._terms).values() if isinstance(f, StructFile)]
         assert files
         for f in files:
-            if isinstance(f, BufferFile):
-                assert isinstance(f.file, ViewIO), f
-            else:
-                assert isinstance(f.file, mmap.mmap), f
+            assert isinstance(f.file, mmap.mmap), f
 
 
 # --- CC-CEDICT searched as bytes (kb.lexicon) -------------------------------------------------------

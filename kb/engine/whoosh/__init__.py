@@ -42,9 +42,7 @@ class WhooshEngine(Engine):
         from whoosh.scoring import BM25F
 
         from ... import config
-        from .mapped import install
 
-        install()  # segments are read in place, not copied into memory
         with engine_errors(path):
             ix = FileStorage(str(path), readonly=True).open_index()
             try:
