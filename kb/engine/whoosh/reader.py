@@ -170,14 +170,8 @@ class WhooshReader(EngineReader):
             # document they are in (a thousand for a common word of a question).
             reader = self._s.reader()
             with self._mapped():
-                try:
-                    nums = reader.postings("docrec", doc_id).all_ids()
-                except TermNotFound:
-                    return None
-                for n in nums:
-                    if not reader.is_deleted(n):
-                        return document_record(reader.stored_fields(n))
-            return None
+                nums = live_postings(reader, "docrec", doc_id)
+                return document_record(reader.stored_fields(nums[0])) if nums else None
 
         return self._cache.get(("doc", doc_id), compute)
 
@@ -246,7 +240,7 @@ class WhooshReader(EngineReader):
             out = {}
             with self._mapped():
                 for t in self._terms("doc_id"):
-                    ids = tuple(n for n in reader.postings("doc_id", t).all_ids() if not reader.is_deleted(n))
+                    ids = tuple(live_postings(reader, "doc_id", t))
                     if ids:
                         out[t] = ids
             return out
@@ -470,13 +464,7 @@ class WhooshReader(EngineReader):
     def term_refs(self, fieldname: str, term: str) -> frozenset:
         """The passages whose ``fieldname`` holds ``term``, from its postings."""
         with self._mapped():
-            r = self._s.reader()
-            if not r.doc_frequency(fieldname, term):
-                return frozenset()
-            ids = r.postings(fieldname, term).all_ids()
-            if r.has_deletions():
-                return frozenset(n for n in ids if not r.is_deleted(n))
-            return frozenset(ids)
+            return frozenset(live_postings(self._s.reader(), fieldname, term))
 
     def matching(self, node, *, allowed, recall: Recall | None = None, with_verbatim: bool = False,
                  min_match: int = 0) -> frozenset:
